@@ -1,0 +1,264 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Category(models.Model):
+    """A supplier category (Al-Style's nested-set tree, flattened to parent links)."""
+
+    id = models.PositiveIntegerField(_("supplier ID"), primary_key=True)
+    name = models.CharField(_("name"), max_length=255)
+    parent = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, verbose_name=_("parent"))
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name or f"#{self.id}"
+
+
+class Brand(models.Model):
+    name = models.CharField(_("name"), max_length=255, unique=True)
+
+    class Meta:
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Store(models.Model):
+    """A pickup point or warehouse, as Kaspi's cabinet names it («Склады и магазины»)."""
+
+    store_id = models.CharField(
+        _("Kaspi store ID"),
+        max_length=64,
+        unique=True,
+        help_text=_("Exactly as the cabinet page “Warehouses and stores” shows it, e.g. PP1 or 12345_PP1."),
+    )
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    stock_percent = models.PositiveSmallIntegerField(
+        _("stock share, %"),
+        default=100,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Share of a product's stock shown at this store."),
+    )
+    preorder_days = models.PositiveSmallIntegerField(
+        _("pre-order days"),
+        default=0,
+        validators=[MaxValueValidator(30)],
+        help_text=_("0: not a pre-order; otherwise days added to delivery (at most 30)."),
+    )
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["store_id"]
+
+    def __str__(self):
+        return self.store_id
+
+
+class City(models.Model):
+    """When any city is active, offers carry one price per city instead of a single price."""
+
+    city_id = models.CharField(_("Kaspi city ID"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    price_adjust_percent = models.DecimalField(
+        _("price adjustment, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(-50), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.city_id})"
+
+
+class Rounding(models.TextChoices):
+    NONE = "1", _("to 1 ₸")
+    TEN = "10", _("to 10 ₸")
+    HUNDRED = "100", _("to 100 ₸")
+    END_90 = "90", _("ends in 90")
+    END_990 = "990", _("ends in 990")
+
+
+class PricingRule(models.Model):
+    """Markup for a category, a brand and/or a purchase-price band; the most specific rule wins.
+
+    A rule with no category, brand or band is the global default.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    category = models.ForeignKey(
+        Category, models.CASCADE, null=True, blank=True, verbose_name=_("category"),
+        help_text=_("Applies to subcategories too."),
+    )
+    brand = models.ForeignKey(Brand, models.CASCADE, null=True, blank=True, verbose_name=_("brand"))
+    min_purchase_price = models.PositiveIntegerField(_("purchase price from, ₸"), null=True, blank=True)
+    max_purchase_price = models.PositiveIntegerField(_("purchase price up to, ₸"), null=True, blank=True)
+    markup_percent = models.DecimalField(
+        _("markup, %"), max_digits=6, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    markup_fixed = models.PositiveIntegerField(_("markup, ₸"), default=0)
+    min_margin_percent = models.DecimalField(
+        _("minimum margin, %"),
+        max_digits=6,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_("The price never goes below the purchase price plus this percent."),
+    )
+    rounding = models.CharField(_("rounding"), max_length=4, choices=Rounding.choices, default=Rounding.TEN)
+    priority = models.IntegerField(
+        _("priority"), default=0, help_text=_("Between equally specific rules the higher priority wins.")
+    )
+
+    class Meta:
+        verbose_name = _("pricing rule")
+        verbose_name_plural = _("pricing rules")
+        ordering = ["-priority", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Product(models.Model):
+    # Supplier data: written by the sync, read-only for managers.
+    article = models.PositiveBigIntegerField(_("Al-Style article"), unique=True)
+    sku = models.CharField(_("Kaspi SKU"), max_length=20, unique=True)
+    article_pn = models.CharField(_("part number"), max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=1000)
+    full_name = models.TextField(_("full name"), blank=True)
+    brand = models.ForeignKey(Brand, models.SET_NULL, null=True, blank=True, verbose_name=_("brand"))
+    category = models.ForeignKey(Category, models.SET_NULL, null=True, blank=True, verbose_name=_("category"))
+    purchase_price = models.PositiveIntegerField(_("purchase price, ₸"), null=True, blank=True)
+    retail_price = models.PositiveIntegerField(_("supplier RRP, ₸"), null=True, blank=True)
+    supplier_quantity = models.CharField(_("supplier quantity"), max_length=32, blank=True)
+    supplier_stock = models.PositiveIntegerField(_("supplier stock"), default=0)
+    is_new = models.BooleanField(_("new"), default=False)
+    at_supplier = models.BooleanField(
+        _("at supplier"), default=True, help_text=_("Cleared when the item disappears from the supplier's catalogue.")
+    )
+    supplier_hash = models.CharField(max_length=32, blank=True, editable=False)
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    # Pricing: `price` is what the feed publishes; it only ever moves through catalog.pricing.
+    price = models.PositiveIntegerField(_("Kaspi price, ₸"), null=True, blank=True)
+    price_locked = models.BooleanField(
+        _("price locked"), default=False, help_text=_("Neither the sync nor the rules change this price.")
+    )
+    proposed_price = models.PositiveIntegerField(
+        _("awaiting confirmation, ₸"),
+        null=True,
+        blank=True,
+        help_text=_("A rule price that moved too far; published once someone confirms it."),
+    )
+
+    # Stock and publication: the manager's edits survive every sync.
+    manual_stock = models.PositiveIntegerField(
+        _("manual stock"), null=True, blank=True, help_text=_("When set, replaces the supplier's stock.")
+    )
+    publish = models.BooleanField(_("publish"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["name"]
+        permissions = [("confirm_price", _("Can confirm prices held by the guard"))]
+
+    def __str__(self):
+        return f"{self.sku} {self.name}"
+
+    @property
+    def price_on_request(self):
+        """Al-Style's `price1 == 1` means "price on request", not a price."""
+        return self.purchase_price is None or self.purchase_price <= 1
+
+    @property
+    def stock(self):
+        return self.manual_stock if self.manual_stock is not None else self.supplier_stock
+
+
+class PriceChange(models.Model):
+    """Who moved a published price, when, and why."""
+
+    class Source(models.TextChoices):
+        RULES = "rules", _("rules")
+        MANAGER = "manager", _("manager")
+        CONFIRMED = "confirmed", _("confirmation")
+
+    product = models.ForeignKey(Product, models.CASCADE, related_name="price_changes", verbose_name=_("product"))
+    old_price = models.PositiveIntegerField(_("old price"), null=True)
+    new_price = models.PositiveIntegerField(_("new price"), null=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name=_("user")
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("price change")
+        verbose_name_plural = _("price history")
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.product_id}: {self.old_price} → {self.new_price}"
+
+
+class SyncRun(models.Model):
+    """One run of a job that talks to the outside world: when, how long, counts, outcome."""
+
+    class Kind(models.TextChoices):
+        CATALOG = "catalog", _("supplier catalogue")
+        STOCK = "stock", _("supplier stock and prices")
+        ORDERS = "orders", _("Kaspi orders")
+        STATUSES = "statuses", _("status push")
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("running")
+        OK = "ok", _("ok")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, db_index=True)
+    started = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    received = models.PositiveIntegerField(_("received"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    vanished = models.PositiveIntegerField(_("vanished"), default=0)
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        ordering = ["-started"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.started:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self):
+        return (self.finished - self.started) if self.finished else None

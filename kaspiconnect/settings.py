@@ -1,0 +1,193 @@
+"""Settings, all read from the environment (and `.env` when present) in this one place.
+
+A malformed value stops start-up with a message that names the variable; a missing API token
+only fails the command that needs it (see `kaspiconnect.config.require`).
+"""
+
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = BASE_DIR / ".env"
+if ENV_FILE.exists():
+    env.read_env(str(ENV_FILE))
+elif "pytest" not in sys.modules and not env.bool("KASPICONNECT_QUIET", default=False):
+    print("warning: no .env file, using defaults (see .env.example)", file=sys.stderr)
+
+
+def _read(name, cast, default, valid=None, expected=""):
+    """Read one variable; a value that does not parse or pass `valid` stops start-up, named."""
+    try:
+        value = cast(name, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}") from None
+    if valid is not None and not valid(value):
+        raise ImproperlyConfigured(f"{name} is malformed: expected {expected}, got {value!r}")
+    return value
+
+
+def _url(name, default):
+    url = _read(name, env.str, default, lambda v: re.match(r"^https?://[^\s/]+", v), "an http(s) URL")
+    return url.rstrip("/")
+
+
+def _secret_key():
+    value = _read("SECRET_KEY", env.str, "")
+    if value:
+        return value
+    # No key configured: keep a random one on disk so sessions survive restarts.
+    path = BASE_DIR / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _read("DEBUG", env.bool, False)
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+
+# --- the two APIs -------------------------------------------------------------------------------
+ALSTYLE_API_URL = _url("ALSTYLE_API_URL", "https://api.al-style.kz/api")
+ALSTYLE_TOKEN = _read("ALSTYLE_TOKEN", env.str, "")
+ALSTYLE_MIN_INTERVAL = _read(
+    "ALSTYLE_MIN_INTERVAL", env.float, 5.0, lambda v: v >= 0, "a number of seconds >= 0"
+)
+KASPI_API_URL = _url("KASPI_API_URL", "https://kaspi.kz/shop/api/v2")
+KASPI_TOKEN = _read("KASPI_TOKEN", env.str, "")
+KASPI_MERCHANT_ID = _read("KASPI_MERCHANT_ID", env.str, "")
+KASPI_COMPANY = _read("KASPI_COMPANY", env.str, "")
+HTTP_TIMEOUT = _read("HTTP_TIMEOUT", env.float, 30.0, lambda v: v > 0, "seconds > 0")
+HTTP_RETRIES = _read("HTTP_RETRIES", env.int, 4, lambda v: 0 <= v <= 10, "0 to 10")
+HTTP_BACKOFF = _read("HTTP_BACKOFF", env.float, 2.0, lambda v: v >= 0, "seconds >= 0")
+HTTP_USER_AGENT = "kaspiconnect/1.0 (+https://github.com/kaspiconnect)"
+
+# --- catalogue and pricing ----------------------------------------------------------------------
+SKU_PREFIX = _read(
+    "SKU_PREFIX", env.str, "", lambda v: re.fullmatch(r"[A-Za-z0-9]{0,8}", v), "up to 8 Latin letters and digits"
+)
+# What the supplier's ">N" stock means here; empty: N itself.
+STOCK_MORE_THAN = _read("STOCK_MORE_THAN", env.int, None, lambda v: v is None or v >= 0, "an integer >= 0")
+# A rule price that moves more than this from the published one waits for a manager.
+PRICE_GUARD_PERCENT = _read("PRICE_GUARD_PERCENT", env.int, 30, lambda v: v > 0, "a percent > 0")
+
+# --- feed ---------------------------------------------------------------------------------------
+FEED_TOKEN = _read(
+    "FEED_TOKEN",
+    env.str,
+    "",
+    lambda v: re.fullmatch(r"([A-Za-z0-9_-]{16,128})?", v),
+    "16-128 characters of A-Z a-z 0-9 _ -",
+)
+FEED_DIR = Path(_read("FEED_DIR", env.str, str(BASE_DIR / "var" / "feeds")))
+# A build that loses more than this share of available offers is held back (supplier outage).
+FEED_MAX_DROP_PERCENT = _read("FEED_MAX_DROP_PERCENT", env.int, 30, lambda v: 0 <= v <= 100, "0 to 100")
+FEED_MODEL_MAX_LENGTH = 255
+STATE_DIR = BASE_DIR / "var"
+
+# --- Django -------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_q",
+    "catalog",
+    "orders",
+    "feeds",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kaspiconnect.urls"
+WSGI_APPLICATION = "kaspiconnect.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _read("DATABASE_URL", env.db_url, "sqlite:///" + str(BASE_DIR / "db.sqlite3"))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and immediate transactions let the web server and the queue workers share one file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = _read("LANGUAGE_CODE", env.str, "ru")
+LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Almaty"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- queue --------------------------------------------------------------------------------------
+REDIS_URL = _read("REDIS_URL", env.str, "")
+Q_CLUSTER = {
+    "name": "kaspiconnect",
+    "workers": _read("Q_WORKERS", env.int, 2),
+    "timeout": 900,  # the longest job (a full catalogue at 5 s a page) must fit
+    "retry": 960,  # must exceed timeout, or a slow job is started twice
+    "max_attempts": 2,
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Очередь задач",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _read("LOG_LEVEL", env.str, "INFO")},
+    "loggers": {"django": {"level": "WARNING"}},
+}
