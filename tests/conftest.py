@@ -1,0 +1,50 @@
+import itertools
+
+import pytest
+
+from catalog.models import Brand, Category, Product, Store
+
+_articles = itertools.count(50000)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Every test gets its own feed folder and state folder, and never waits for rate limits."""
+    settings.FEED_DIR = tmp_path / "feeds"
+    settings.STATE_DIR = tmp_path / "state"
+    settings.ALSTYLE_MIN_INTERVAL = 0
+    settings.HTTP_BACKOFF = 0
+    settings.FEED_TOKEN = "test-feed-token-0123456789"
+    settings.ALSTYLE_TOKEN = "sandbox-alstyle-token"
+    settings.KASPI_TOKEN = "sandbox-kaspi-token"
+    settings.KASPI_MERCHANT_ID = "12345"
+    settings.KASPI_COMPANY = "Test shop"
+    settings.SKU_PREFIX = ""
+
+
+@pytest.fixture
+def store(db):
+    return Store.objects.create(store_id="PP1", name="Main")
+
+
+@pytest.fixture
+def make_product(db):
+    """Create a product with sensible defaults; keyword arguments override any field."""
+
+    def make(**fields):
+        article = fields.pop("article", next(_articles))
+        if isinstance(fields.get("brand"), str):
+            fields["brand"], _ = Brand.objects.get_or_create(name=fields["brand"])
+        if isinstance(fields.get("category"), int):
+            fields["category"], _ = Category.objects.get_or_create(id=fields["category"], defaults={"name": "Cat"})
+        defaults = {
+            "sku": str(article),
+            "name": f"Товар {article}",
+            "purchase_price": 10000,
+            "price": 12990,
+            "supplier_quantity": "5",
+            "supplier_stock": 5,
+        }
+        return Product.objects.create(article=article, **{**defaults, **fields})
+
+    return make
