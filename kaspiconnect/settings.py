@@ -95,6 +95,10 @@ FEED_MAX_DROP_PERCENT = _read("FEED_MAX_DROP_PERCENT", env.int, 30, lambda v: 0 
 FEED_MODEL_MAX_LENGTH = 255
 STATE_DIR = BASE_DIR / "var"
 
+# --- schedules (minutes) ------------------------------------------------------------------------
+CATALOG_SYNC_MINUTES = _read("CATALOG_SYNC_MINUTES", env.int, 60, lambda v: v >= 1, "minutes >= 1")
+FEED_BUILD_MINUTES = _read("FEED_BUILD_MINUTES", env.int, 30, lambda v: v >= 1, "minutes >= 1")
+
 # --- Django -------------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -105,6 +109,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "kaspiconnect",
     "catalog",
     "orders",
     "feeds",

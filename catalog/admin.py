@@ -1,0 +1,250 @@
+from django.contrib import admin, messages
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kaspiconnect.format import tenge
+
+from . import services
+from .models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """Run logs are written by the jobs only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class InStockFilter(admin.SimpleListFilter):
+    title = _("in stock")
+    parameter_name = "in_stock"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        has_stock = Q(manual_stock__gt=0) | Q(manual_stock__isnull=True, supplier_stock__gt=0)
+        if self.value() == "yes":
+            return queryset.filter(has_stock)
+        if self.value() == "no":
+            return queryset.exclude(has_stock)
+        return queryset
+
+
+class PriceOnRequestFilter(admin.SimpleListFilter):
+    title = _("price on request")
+    parameter_name = "on_request"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        on_request = Q(purchase_price__isnull=True) | Q(purchase_price__lte=1)
+        if self.value() == "yes":
+            return queryset.filter(on_request)
+        if self.value() == "no":
+            return queryset.exclude(on_request)
+        return queryset
+
+
+class AwaitingConfirmationFilter(admin.SimpleListFilter):
+    title = _("price awaiting confirmation")
+    parameter_name = "proposed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(proposed_price__isnull=False)
+        return queryset
+
+
+class PriceChangeInline(admin.TabularInline):
+    model = PriceChange
+    extra = 0
+    fields = ["at", "old_price", "new_price", "source", "user"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ProductForm(forms.ModelForm):
+    def clean_price(self):
+        price = self.cleaned_data.get("price")
+        if price is not None and price <= 0:
+            raise forms.ValidationError(_("A price must be a positive whole number of tenge."))
+        if price is None and self.instance.price is not None:
+            raise forms.ValidationError(_("A published price cannot be removed; hide the product instead."))
+        return price
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
+    list_display = [
+        "sku", "name", "brand", "purchase_display", "price", "proposed_display", "price_locked",
+        "supplier_quantity", "manual_stock", "publish", "at_supplier",
+    ]
+    list_display_links = ["sku", "name"]
+    list_editable = ["price", "manual_stock", "publish"]
+    list_filter = [
+        "publish", "at_supplier", InStockFilter, "price_locked", PriceOnRequestFilter, AwaitingConfirmationFilter,
+        "is_new", "brand", "category",
+    ]
+    list_select_related = ["brand"]
+    list_per_page = 100
+    search_fields = ["sku", "=article", "article_pn", "name", "brand__name"]
+    readonly_fields = [
+        "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_price",
+        "retail_price", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
+        "last_seen", "proposed_price", "updated_at",
+    ]
+    fieldsets = [
+        (_("Supplier"), {"fields": [
+            "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_price",
+            "retail_price", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
+            "last_seen",
+        ]}),
+        (_("Kaspi"), {"fields": ["price", "price_locked", "proposed_price", "manual_stock", "publish", "updated_at"]}),
+    ]
+    inlines = [PriceChangeInline]
+    actions = ["publish_items", "hide_items", "lock_prices", "unlock_prices", "apply_rules", "confirm_prices"]
+
+    def has_add_permission(self, request):
+        return False  # products come from the supplier
+
+    @admin.display(description=_("purchase"), ordering="purchase_price")
+    def purchase_display(self, obj):
+        return _("on request") if obj.price_on_request else tenge(obj.purchase_price)
+
+    @admin.display(description=_("awaiting confirmation"), ordering="proposed_price")
+    def proposed_display(self, obj):
+        return tenge(obj.proposed_price) if obj.proposed_price else "—"
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=ProductForm, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        """A price typed by a manager is locked and recorded; everything else saves as usual."""
+        if change and "price" in form.changed_data:
+            services.product_set_price(product=obj, price=obj.price, user=request.user)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Publish on Kaspi"), permissions=["change"])
+    def publish_items(self, request, queryset):
+        count = queryset.update(publish=True)
+        self.message_user(request, ngettext("%d product published.", "%d products published.", count) % count)
+
+    @admin.action(description=_("Hide from Kaspi (do not publish)"), permissions=["change"])
+    def hide_items(self, request, queryset):
+        count = queryset.update(publish=False)
+        self.message_user(request, ngettext("%d product hidden.", "%d products hidden.", count) % count)
+
+    @admin.action(description=_("Lock price"), permissions=["change"])
+    def lock_prices(self, request, queryset):
+        count = queryset.filter(price__isnull=False).update(price_locked=True)
+        self.message_user(request, ngettext("%d price locked.", "%d prices locked.", count) % count)
+
+    @admin.action(description=_("Unlock price and apply the rules"), permissions=["change"])
+    def unlock_prices(self, request, queryset):
+        moved = services.products_unlock_price(queryset=queryset, user=request.user)
+        self.message_user(request, _("Prices unlocked; %(moved)d changed by the rules.") % {"moved": moved})
+
+    @admin.action(description=_("Apply pricing rules now"), permissions=["change"])
+    def apply_rules(self, request, queryset):
+        moved = services.products_reprice(queryset=queryset, user=request.user)
+        held = queryset.filter(proposed_price__isnull=False).count()
+        self.message_user(
+            request, _("%(moved)d prices changed; %(held)d await confirmation.") % {"moved": moved, "held": held}
+        )
+
+    @admin.action(description=_("Confirm prices held by the guard"), permissions=["confirm_price"])
+    def confirm_prices(self, request, queryset):
+        count = services.products_confirm_price(queryset=queryset, user=request.user)
+        level = messages.SUCCESS if count else messages.WARNING
+        self.message_user(request, ngettext("%d price confirmed.", "%d prices confirmed.", count) % count, level)
+
+    def has_confirm_price_permission(self, request):
+        return request.user.has_perm("catalog.confirm_price")
+
+
+@admin.register(PricingRule)
+class PricingRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "is_active", "category", "brand", "min_purchase_price", "max_purchase_price", "markup_percent",
+        "markup_fixed", "min_margin_percent", "rounding", "priority",
+    ]
+    list_editable = ["is_active", "markup_percent", "markup_fixed", "priority"]
+    list_filter = ["is_active", "rounding", "brand"]
+    list_select_related = ["category", "brand"]
+    autocomplete_fields = ["category", "brand"]
+    search_fields = ["name"]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "parent"]
+    list_select_related = ["parent"]
+    search_fields = ["name", "=id"]
+    readonly_fields = ["id", "name", "parent"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["store_id", "name", "is_active", "stock_percent", "preorder_days"]
+    list_editable = ["is_active", "stock_percent", "preorder_days"]
+
+
+@admin.register(City)
+class CityAdmin(admin.ModelAdmin):
+    list_display = ["city_id", "name", "is_active", "price_adjust_percent"]
+    list_editable = ["is_active", "price_adjust_percent"]
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(ReadOnlyLogAdmin):
+    list_display = ["at", "product", "old_price", "new_price", "source", "user"]
+    list_filter = ["source", "at"]
+    list_select_related = ["product", "user"]
+    search_fields = ["product__sku", "product__name", "user__username"]
+    date_hierarchy = "at"
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyLogAdmin):
+    list_display = [
+        "started", "kind", "outcome", "duration_display", "received", "created", "updated", "unchanged",
+        "skipped", "vanished", "requests", "error_short",
+    ]
+    list_filter = ["kind", "outcome", "started"]
+    search_fields = ["error", "notes"]
+    date_hierarchy = "started"
+
+    @admin.display(description=_("duration"))
+    def duration_display(self, obj):
+        return f"{obj.duration.total_seconds():.1f} s" if obj.duration else "—"
+
+    @admin.display(description=_("error"))
+    def error_short(self, obj):
+        return obj.error[:120]
+

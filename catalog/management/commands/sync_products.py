@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog import services
+
+
+class Command(BaseCommand):
+    help = "Read the supplier's whole catalogue and update the products (one sync run)."
+
+    def handle(self, *args, **options):
+        try:
+            run = services.catalog_sync(progress=self.stdout.write)
+        except services.SyncError as exc:
+            raise CommandError(f"catalogue sync failed: {exc}") from None
+        self.stdout.write(
+            f"catalogue synced: {run.received} received, {run.created} created, {run.updated} updated, "
+            f"{run.unchanged} unchanged, {run.skipped} skipped, {run.vanished} gone from the supplier, "
+            f"{run.requests} requests in {run.duration.total_seconds():.1f} s"
+        )

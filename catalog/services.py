@@ -1,0 +1,225 @@
+"""Catalogue services: the one way each thing is done, for admin actions, commands and tasks."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kaspiconnect.http import ApiError
+
+from .alstyle import AlstyleClient
+from .models import Brand, Category, PriceChange, Product, SyncRun
+from .pricing import RuleBook, guard_holds
+from .supplier import BadRecord, category_parents, make_sku, parse_item
+
+log = logging.getLogger(__name__)
+
+BATCH = 250
+SUPPLIER_FIELDS = [
+    "article_pn", "name", "full_name", "brand", "category", "purchase_price", "retail_price",
+    "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "supplier_hash", "last_seen",
+]
+
+
+class SyncError(Exception):
+    """A sync that could not finish; nothing it had started was saved."""
+
+
+def catalog_sync(*, client=None, progress=None):
+    """Read the supplier's whole catalogue, then write it in one transaction.
+
+    Reading comes first so that a failure half-way changes nothing; the write touches only rows
+    whose supplier data changed, so an unchanged catalogue writes no product at all.
+    """
+    client = client or AlstyleClient()
+    run = SyncRun.objects.create(kind=SyncRun.Kind.CATALOG)
+    notes = []
+    try:
+        raw = []
+        for page, pages, elements in client.iter_pages():
+            raw.extend(elements)
+            if progress:
+                progress(f"page {page}/{pages}: {len(raw)} products read")
+        run.received = len(raw)
+        items, skipped = _parse_all(raw, notes)
+        if not items:
+            raise SyncError("the supplier returned no usable products; the catalogue was left as it was")
+        try:
+            tree = category_parents(client.categories())
+        except ApiError as exc:
+            notes.append(f"categories not refreshed: {exc}")
+            tree = {}
+        with transaction.atomic():
+            counts = _write(items, tree)
+            counts["repriced"] = products_reprice()
+        run.skipped = skipped
+        run.created, run.updated, run.unchanged, run.vanished = (
+            counts["created"], counts["updated"], counts["unchanged"], counts["vanished"]
+        )
+        run.outcome = SyncRun.Outcome.OK
+        if counts["repriced"]:
+            notes.append(f"{counts['repriced']} prices changed by the rules")
+    except (ApiError, SyncError) as exc:
+        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
+        raise SyncError(str(exc)) from exc
+    except Exception as exc:
+        run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.requests = client.requests
+        run.finished = timezone.now()
+        run.notes = "\n".join(notes[:200])
+        run.save()
+    return run
+
+
+def _parse_all(raw, notes):
+    """Clean records keyed by article; a record repeated on a later page keeps its first form."""
+    items, skipped = {}, 0
+    for record in raw:
+        try:
+            item, warnings = parse_item(record)
+        except BadRecord as exc:
+            skipped += 1
+            notes.append(f"skipped: {exc}")
+            continue
+        if item.article in items:
+            skipped += 1
+            notes.append(f"skipped: article {item.article} listed twice")
+            continue
+        notes.extend(warnings)
+        items[item.article] = item
+    return items, skipped
+
+
+def _write(items, tree):
+    now = timezone.now()
+    brands = _brands({item.brand for item in items.values() if item.brand})
+    categories = _categories(tree, {item.category_id for item in items.values() if item.category_id})
+    existing = {row[0]: row for row in Product.objects.values_list("article", "id", "supplier_hash", "at_supplier")}
+    new, changed, unchanged = [], [], 0
+    for article, item in items.items():
+        fields = _supplier_fields(item, brands, categories, now)
+        if article not in existing:
+            new.append(Product(article=article, sku=make_sku(article), first_seen=now, **fields))
+            continue
+        _, pk, fingerprint, at_supplier = existing[article]
+        if fingerprint == item.fingerprint and at_supplier:
+            unchanged += 1
+        else:
+            changed.append(Product(pk=pk, **fields))
+    Product.objects.bulk_create(new, batch_size=BATCH)
+    Product.objects.bulk_update(changed, SUPPLIER_FIELDS, batch_size=BATCH)
+    gone = [pk for article, pk, _, at_supplier in existing.values() if at_supplier and article not in items]
+    for start in range(0, len(gone), BATCH):
+        Product.objects.filter(pk__in=gone[start : start + BATCH]).update(at_supplier=False, updated_at=now)
+    return {"created": len(new), "updated": len(changed), "unchanged": unchanged, "vanished": len(gone)}
+
+
+def _supplier_fields(item, brands, categories, now):
+    return {
+        "article_pn": item.article_pn,
+        "name": item.name,
+        "full_name": item.full_name,
+        "brand_id": brands.get(item.brand),
+        "category_id": item.category_id if item.category_id in categories else None,
+        "purchase_price": item.purchase_price,
+        "retail_price": item.retail_price,
+        "supplier_quantity": item.quantity,
+        "supplier_stock": item.stock,
+        "is_new": item.is_new,
+        "at_supplier": True,
+        "supplier_hash": item.fingerprint,
+        "last_seen": now,
+    }
+
+
+def _brands(names):
+    """Brand ids by name, creating the new ones."""
+    Brand.objects.bulk_create([Brand(name=name) for name in names], ignore_conflicts=True)
+    return dict(Brand.objects.filter(name__in=names).values_list("name", "id"))
+
+
+def _categories(tree, used_ids):
+    """Upsert the category tree, writing only what changed; return the ids that exist.
+
+    An id a product uses but the tree lacks (or a tree that failed to load) gets a bare row.
+    """
+    known = {cid: (name, parent) for cid, name, parent in Category.objects.values_list("id", "name", "parent_id")}
+    wanted = {cid: (name or f"#{cid}", parent) for cid, (name, parent) in tree.items()}
+    for cid in used_ids - wanted.keys() - known.keys():
+        wanted[cid] = (f"#{cid}", None)
+    ids = wanted.keys() | known.keys()
+    rows = [Category(id=cid, name=name, parent_id=parent if parent in ids else None)
+            for cid, (name, parent) in wanted.items()]
+    Category.objects.bulk_create([row for row in rows if row.id not in known], batch_size=BATCH)
+    changed = [row for row in rows if row.id in known and known[row.id] != (row.name, row.parent_id)]
+    Category.objects.bulk_update(changed, ["name", "parent"], batch_size=BATCH)
+    return ids
+
+
+def products_reprice(*, queryset=None, user=None):
+    """Apply the pricing rules to `queryset` (default: every product); return how many prices moved.
+
+    Locked prices are left alone. A move larger than PRICE_GUARD_PERCENT is parked in
+    `proposed_price` until someone confirms it. Only rows whose price changes are written.
+    """
+    book = RuleBook()
+    rows = (queryset if queryset is not None else Product.objects.all()).filter(price_locked=False)
+    changed, history = [], []
+    fields = ("id", "category_id", "brand_id", "purchase_price", "price", "proposed_price")
+    for pk, category_id, brand_id, purchase, price, proposed in rows.values_list(*fields).iterator(chunk_size=2000):
+        target = book.price(category_id=category_id, brand_id=brand_id, purchase=purchase)
+        new_price, new_proposed = _next_price(price, target)
+        if (new_price, new_proposed) != (price, proposed):
+            changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
+            if new_price != price:
+                history.append(PriceChange(product_id=pk, old_price=price, new_price=new_price,
+                                           source=PriceChange.Source.RULES, user=user))
+    with transaction.atomic():
+        Product.objects.bulk_update(changed, ["price", "proposed_price"], batch_size=BATCH)
+        PriceChange.objects.bulk_create(history, batch_size=BATCH)
+    return len(history)
+
+
+def _next_price(price, target):
+    """(price, proposed) after the rules ask for `target`; no target keeps the last price."""
+    if target is None or target == price:
+        return price, None
+    if guard_holds(price, target, settings.PRICE_GUARD_PERCENT):
+        return price, target
+    return target, None
+
+
+def product_set_price(*, product, price, user):
+    """A manager's price: published as is, and locked so neither the sync nor the rules move it."""
+    if price is None or price <= 0:
+        raise ValueError("a price must be a positive whole number of tenge")
+    old = Product.objects.values_list("price", flat=True).get(pk=product.pk)
+    product.price, product.price_locked, product.proposed_price = price, True, None
+    product.save(update_fields=["price", "price_locked", "proposed_price", "updated_at"])
+    if old != price:
+        PriceChange.objects.create(product=product, old_price=old, new_price=price,
+                                   source=PriceChange.Source.MANAGER, user=user)
+
+
+def products_confirm_price(*, queryset, user):
+    """Publish the prices the guard held back; returns how many were confirmed."""
+    history, count = [], 0
+    with transaction.atomic():
+        for product in queryset.select_for_update().filter(proposed_price__isnull=False):
+            history.append(PriceChange(product=product, old_price=product.price, new_price=product.proposed_price,
+                                       source=PriceChange.Source.CONFIRMED, user=user))
+            product.price, product.proposed_price = product.proposed_price, None
+            product.save(update_fields=["price", "proposed_price", "updated_at"])
+            count += 1
+        PriceChange.objects.bulk_create(history)
+    return count
+
+
+def products_unlock_price(*, queryset, user):
+    """Hand prices back to the rules and apply them at once."""
+    ids = list(queryset.values_list("pk", flat=True))
+    Product.objects.filter(pk__in=ids).update(price_locked=False, updated_at=timezone.now())
+    return products_reprice(queryset=Product.objects.filter(pk__in=ids), user=user)
