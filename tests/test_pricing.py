@@ -1,0 +1,153 @@
+from decimal import Decimal
+
+import pytest
+
+from catalog.models import Brand, Category, PriceChange, PricingRule, Product, Rounding
+from catalog.pricing import RuleBook, guard_holds, round_up, rule_price
+from catalog.services import products_confirm_price, products_reprice, product_set_price
+
+
+def rule(**fields):
+    defaults = {"markup_percent": Decimal(0), "markup_fixed": 0, "min_margin_percent": Decimal(0),
+                "rounding": Rounding.NONE}
+    return PricingRule(**{**defaults, **fields})
+
+
+@pytest.mark.parametrize(
+    "value, rounding, expected",
+    [
+        (11437, Rounding.NONE, 11437),
+        (11431, Rounding.TEN, 11440),
+        (11401, Rounding.HUNDRED, 11500),
+        (11437, Rounding.END_90, 11490),
+        (11495, Rounding.END_90, 11590),
+        (11490, Rounding.END_90, 11490),
+        (11437, Rounding.END_990, 11990),
+        (12100, Rounding.END_990, 12990),
+        (50, Rounding.END_990, 990),
+        (Decimal("100.01"), Rounding.NONE, 101),
+    ],
+)
+def test_it_rounds_up_to_the_chosen_step(value, rounding, expected):
+    assert round_up(value, rounding) == expected
+
+
+def test_it_adds_percent_and_fixed_markup():
+    assert rule_price(10000, rule(markup_percent=Decimal("15"), markup_fixed=500)) == 12000
+
+
+def test_it_never_prices_below_the_margin_floor():
+    assert rule_price(10000, rule(markup_percent=Decimal("2"), min_margin_percent=Decimal("8"))) == 10800
+
+
+def test_it_gives_no_price_for_price_on_request_items():
+    assert rule_price(1, rule(markup_percent=Decimal(20))) is None
+    assert rule_price(None, rule(markup_percent=Decimal(20))) is None
+
+
+def test_it_returns_whole_tenge_integers():
+    price = rule_price(999, rule(markup_percent=Decimal("33.33")))
+    assert price == 1332 and isinstance(price, int)  # 1331.97 rounded up
+
+
+@pytest.mark.django_db
+def test_it_picks_the_most_specific_rule():
+    parent = Category.objects.create(id=1, name="Компьютеры")
+    child = Category.objects.create(id=2, name="Ноутбуки", parent=parent)
+    brand = Brand.objects.create(name="HP")
+    PricingRule.objects.create(name="default", markup_percent=10)
+    PricingRule.objects.create(name="computers", category=parent, markup_percent=20)
+    PricingRule.objects.create(name="laptops", category=child, markup_percent=30)
+    PricingRule.objects.create(name="hp laptops", category=child, brand=brand, markup_percent=40)
+    PricingRule.objects.create(name="cheap hp laptops", category=child, brand=brand, max_purchase_price=5000,
+                               markup_percent=50)
+    book = RuleBook()
+    assert book.rule_for(category_id=None, brand_id=None, purchase=100).name == "default"
+    assert book.rule_for(category_id=1, brand_id=None, purchase=100).name == "computers"
+    assert book.rule_for(category_id=2, brand_id=None, purchase=100).name == "laptops"
+    assert book.rule_for(category_id=2, brand_id=brand.id, purchase=9000).name == "hp laptops"
+    assert book.rule_for(category_id=2, brand_id=brand.id, purchase=4000).name == "cheap hp laptops"
+
+
+@pytest.mark.django_db
+def test_it_prefers_higher_priority_between_equally_specific_rules():
+    PricingRule.objects.create(name="low", markup_percent=10, priority=0)
+    PricingRule.objects.create(name="high", markup_percent=20, priority=5)
+    PricingRule.objects.create(name="off", markup_percent=90, priority=99, is_active=False)
+    assert RuleBook().rule_for(category_id=None, brand_id=None, purchase=100).name == "high"
+
+
+@pytest.mark.django_db
+def test_it_matches_price_bands_inclusively():
+    PricingRule.objects.create(name="band", min_purchase_price=1000, max_purchase_price=2000, markup_percent=10)
+    book = RuleBook()
+    assert book.rule_for(category_id=None, brand_id=None, purchase=1000).name == "band"
+    assert book.rule_for(category_id=None, brand_id=None, purchase=2000).name == "band"
+    assert book.rule_for(category_id=None, brand_id=None, purchase=2001) is None
+
+
+def test_it_guards_only_moves_beyond_the_threshold():
+    assert not guard_holds(None, 5000, 30)
+    assert not guard_holds(10000, 13000, 30)
+    assert guard_holds(10000, 13001, 30)
+    assert guard_holds(10000, 6999, 30)
+
+
+@pytest.fixture
+def default_rule(db):
+    return PricingRule.objects.create(name="default", markup_percent=20, rounding=Rounding.TEN)
+
+
+def test_it_prices_new_products_and_records_history(default_rule, make_product):
+    product = make_product(purchase_price=10000, price=None)
+    assert products_reprice() == 1
+    product.refresh_from_db()
+    assert product.price == 12000
+    assert PriceChange.objects.get(product=product).source == PriceChange.Source.RULES
+
+
+def test_it_leaves_locked_prices_alone(default_rule, make_product):
+    product = make_product(purchase_price=10000, price=15000, price_locked=True)
+    assert products_reprice() == 0
+    product.refresh_from_db()
+    assert product.price == 15000
+
+
+def test_it_holds_a_big_move_until_confirmed(default_rule, make_product, admin_user, settings):
+    settings.PRICE_GUARD_PERCENT = 30
+    product = make_product(purchase_price=20000, price=12000)
+    products_reprice()
+    product.refresh_from_db()
+    assert (product.price, product.proposed_price) == (12000, 24000)
+    assert products_confirm_price(queryset=Product.objects.all(), user=admin_user) == 1
+    product.refresh_from_db()
+    assert (product.price, product.proposed_price) == (24000, None)
+    assert PriceChange.objects.get(product=product).user == admin_user
+
+
+def test_it_keeps_the_last_price_of_a_price_on_request_item(default_rule, make_product):
+    product = make_product(purchase_price=1, price=9990)
+    products_reprice()
+    product.refresh_from_db()
+    assert product.price == 9990
+
+
+def test_it_locks_and_records_a_managers_price(make_product, admin_user):
+    product = make_product(price=12990)
+    product_set_price(product=product, price=11990, user=admin_user)
+    product.refresh_from_db()
+    assert product.price == 11990 and product.price_locked
+    change = PriceChange.objects.get(product=product)
+    assert (change.old_price, change.new_price, change.user, change.source) == (12990, 11990, admin_user, "manager")
+
+
+def test_it_refuses_a_non_positive_manager_price(make_product, admin_user):
+    with pytest.raises(ValueError):
+        product_set_price(product=make_product(), price=0, user=admin_user)
+
+
+def test_it_writes_nothing_when_prices_do_not_move(default_rule, make_product, django_assert_max_num_queries):
+    for _ in range(5):
+        make_product(purchase_price=10000, price=12000)
+    with django_assert_max_num_queries(6):
+        assert products_reprice() == 0
