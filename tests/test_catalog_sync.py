@@ -1,0 +1,156 @@
+"""The catalogue sync through the real client, against a fake Al-Style at the HTTP seam."""
+
+import pytest
+import responses
+
+from catalog.models import Category, PricingRule, Product, SyncRun
+from catalog.services import SyncError, catalog_sync
+
+BASE = "http://alstyle.test/api"
+
+
+class FakeAlstyle:
+    """Serves `items` 250 per page, like Al-Style; `fail_from_offset` breaks the walk there."""
+
+    def __init__(self, items):
+        self.items = items
+        self.fail_from_offset = None
+        self.page_calls = 0
+
+    def install(self, mock):
+        mock.add_callback(responses.GET, f"{BASE}/elements-pagination", callback=self.page)
+        mock.get(f"{BASE}/categories", json=[
+            {"id": 1, "name": "Электроника", "left": 1, "right": 4, "level": 1},
+            {"id": 2, "name": "Колонки", "left": 2, "right": 3, "level": 2},
+        ])
+
+    def page(self, request):
+        import json
+        from urllib.parse import parse_qs, urlsplit
+
+        query = parse_qs(urlsplit(request.url).query)
+        offset, limit = int(query["offset"][0]), min(int(query["limit"][0]), 250)
+        self.page_calls += 1
+        if self.fail_from_offset is not None and offset >= self.fail_from_offset:
+            return 500, {}, json.dumps({"message": "internal error"})
+        body = {"elements": self.items[offset: offset + limit],
+                "pagination": {"totalCount": len(self.items), "totalPages": -(-len(self.items) // 250),
+                               "currentPage": offset // 250 + 1, "limit": limit, "offset": offset}}
+        return 200, {}, json.dumps(body)
+
+
+def items(count, start=100000):
+    return [{"article": start + i, "article_pn": f"PN {i}/x", "name": f"Товар {i}", "full_name": f"Товар {i} полный",
+             "category": 2, "brand": "Xiaomi" if i % 2 else "HP", "price1": 1000 + i, "price2": 2000 + i,
+             "quantity": ">50" if i % 7 == 0 else i % 20, "isnew": 0} for i in range(count)]
+
+
+@pytest.fixture
+def fake(db, settings):
+    settings.ALSTYLE_API_URL = BASE
+    settings.HTTP_RETRIES = 1
+    PricingRule.objects.create(name="default", markup_percent=20, rounding="10")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        supplier = FakeAlstyle(items(600))
+        supplier.install(mock)
+        yield supplier
+
+
+def test_it_imports_the_whole_catalogue_page_by_page(fake):
+    run = catalog_sync()
+    assert fake.page_calls == 3
+    assert Product.objects.count() == 600
+    assert (run.outcome, run.received, run.created, run.updated, run.skipped) == ("ok", 600, 600, 0, 0)
+    product = Product.objects.get(article=100007)
+    assert (product.sku, product.supplier_stock, product.category.parent_id, product.price) == ("100007", 50, 1, 1210)
+    assert Category.objects.get(id=2).name == "Колонки"
+
+
+def test_it_writes_nothing_on_a_second_sync_without_changes(fake):
+    catalog_sync()
+    before = dict(Product.objects.values_list("id", "updated_at"))
+    run = catalog_sync()
+    assert (run.created, run.updated, run.unchanged) == (0, 0, 600)
+    assert dict(Product.objects.values_list("id", "updated_at")) == before
+
+
+def test_it_costs_queries_per_page_not_per_item(fake, django_assert_max_num_queries):
+    with django_assert_max_num_queries(40):
+        catalog_sync()
+    fake.items = items(2400)
+    with django_assert_max_num_queries(80):
+        catalog_sync()
+    assert Product.objects.count() == 2400
+
+
+def test_it_keeps_a_managers_edits_across_syncs(fake):
+    catalog_sync()
+    Product.objects.filter(article=100001).update(price=777, price_locked=True, manual_stock=3, publish=False)
+    fake.items[1]["price1"] = 5000
+    fake.items[1]["quantity"] = 99
+    run = catalog_sync()
+    assert run.updated == 1
+    product = Product.objects.get(article=100001)
+    assert (product.price, product.price_locked, product.manual_stock, product.publish) == (777, True, 3, False)
+    assert (product.purchase_price, product.supplier_stock) == (5000, 99)
+
+
+def test_it_marks_vanished_items_unavailable_instead_of_deleting(fake):
+    catalog_sync()
+    del fake.items[10]
+    run = catalog_sync()
+    assert run.vanished == 1
+    assert Product.objects.count() == 600
+    assert not Product.objects.get(article=100010).at_supplier
+    fake.items.insert(10, items(11)[10])
+    catalog_sync()
+    assert Product.objects.get(article=100010).at_supplier
+
+
+def test_a_mid_sync_failure_changes_nothing(fake):
+    catalog_sync()
+    fake.items[0]["price1"] = 99999
+    fake.fail_from_offset = 250
+    with pytest.raises(SyncError, match="HTTP 500"):
+        catalog_sync()
+    assert Product.objects.get(article=100000).purchase_price == 1000
+    failed = SyncRun.objects.filter(outcome="failed").get()
+    assert "HTTP 500" in failed.error and failed.finished
+
+
+def test_an_empty_catalogue_changes_nothing(fake):
+    catalog_sync()
+    fake.items = []
+    with pytest.raises(SyncError, match="no usable products"):
+        catalog_sync()
+    assert Product.objects.filter(at_supplier=True).count() == 600
+
+
+def test_it_skips_bad_records_and_the_repeat_of_an_article(fake):
+    fake.items = items(260) + [
+        {"article": None, "name": "no article"},
+        {"article": "PN-1", "name": "text article"},
+        {"article": 999001, "name": None, "full_name": None},
+        {**items(1)[0], "name": "repeat on a later page"},
+        {"article": 999002, "name": "Кабель\x01 & <HDMI>" + "я" * 600, "brand": None, "price1": 1,
+         "price2": None, "quantity": ">100"},
+        "not even an object",
+    ]
+    run = catalog_sync()
+    assert (run.received, run.created, run.skipped) == (266, 261, 5)
+    assert Product.objects.get(article=100000).name == "Товар 0"
+    odd = Product.objects.get(article=999002)
+    assert odd.name.startswith("Кабель & <HDMI>") and odd.brand is None and odd.price is None
+    assert odd.supplier_stock == 100
+    assert "listed twice" in run.notes and "not a number" in run.notes
+
+
+def test_it_survives_a_categories_failure(db, settings):
+    settings.ALSTYLE_API_URL = BASE
+    supplier = FakeAlstyle(items(10))
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.GET, f"{BASE}/elements-pagination", callback=supplier.page)
+        mock.get(f"{BASE}/categories", status=404)
+        run = catalog_sync()
+    assert run.outcome == "ok" and "categories not refreshed" in run.notes
+    assert Category.objects.get(id=2).name == "#2"
