@@ -1,0 +1,38 @@
+# kaspiconnect — the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_ENV := DATABASE_URL=sqlite:///var/demo.sqlite3 FEED_DIR=var/demo-feeds
+
+.PHONY: install install-dev demo run test migrate clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed  ## virtualenv and runtime requirements only
+
+install-dev: $(VENV)/.installed-dev
+
+demo: install  ## everything on this machine: sandbox APIs, admin, feed, queue; Ctrl-C stops it
+	mkdir -p var
+	$(DEMO_ENV) $(PY) manage.py demo
+
+run: install  ## the real APIs, configured by .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_schedules
+	$(PY) manage.py serve
+
+test: install-dev
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
