@@ -34,6 +34,22 @@ def _read(name, cast, default, valid=None, expected=""):
     return value
 
 
+def _strict_bool(name, default):
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _database(name, default):
+    scheme = env.str(name, default=default).split(":", 1)[0]
+    if scheme not in environ.Env.DB_SCHEMES:
+        raise ValueError(f"unknown database scheme {scheme!r}")
+    return env.db_url(name, default=default)
+
+
 def _url(name, default):
     url = _read(name, env.str, default, lambda v: re.match(r"^https?://[^\s/]+", v), "an http(s) URL")
     return url.rstrip("/")
@@ -53,7 +69,7 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
-DEBUG = _read("DEBUG", env.bool, False)
+DEBUG = _read("DEBUG", _strict_bool, False)
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 
@@ -144,7 +160,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": _read("DATABASE_URL", env.db_url, "sqlite:///" + str(BASE_DIR / "db.sqlite3"))}
+DATABASES = {"default": _read("DATABASE_URL", _database, "sqlite:///" + str(BASE_DIR / "db.sqlite3"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and immediate transactions let the web server and the queue workers share one file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
