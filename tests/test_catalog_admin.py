@@ -1,0 +1,117 @@
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from catalog.models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
+
+
+@pytest.fixture
+def catalogue(make_product, store):
+    PricingRule.objects.create(name="default", markup_percent=20)
+    Category.objects.create(id=5, name="Колонки")
+    City.objects.create(city_id="750000000", name="Алматы")
+    SyncRun.objects.create(kind="catalog", outcome="failed", error="HTTP 500")
+    return [make_product(brand="Xiaomi", category=5, name=f"Колонка {i}") for i in range(30)]
+
+
+@pytest.mark.parametrize("model", [Product, PricingRule, Category, Brand, Store, City, PriceChange, SyncRun])
+def test_it_opens_every_catalogue_page_for_a_superuser(admin_client, catalogue, model):
+    meta = model._meta
+    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    assert admin_client.get(changelist).status_code == 200
+    obj = model.objects.first()
+    if obj is not None:
+        assert admin_client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])).status_code == 200
+
+
+def test_the_product_list_costs_a_constant_number_of_queries(admin_client, catalogue, make_product,
+                                                            django_assert_max_num_queries):
+    url = reverse("admin:catalog_product_changelist")
+    with django_assert_max_num_queries(25) as first:
+        admin_client.get(url)
+    for i in range(40):
+        make_product(brand=f"Brand {i}")
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        admin_client.get(url)
+
+
+@pytest.mark.parametrize("query", ["Колонка 7", "Xiaomi"])
+def test_it_searches_products(admin_client, catalogue, query):
+    response = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": query})
+    assert response.context["cl"].result_count >= 1
+
+
+def test_it_searches_by_sku(admin_client, catalogue):
+    response = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": catalogue[3].sku})
+    assert list(response.context["cl"].result_list) == [catalogue[3]]
+
+
+def post_action(client, action, products):
+    return client.post(reverse("admin:catalog_product_changelist"),
+                       {"action": action, "_selected_action": [p.pk for p in products]}, follow=True)
+
+
+def test_it_hides_and_publishes_in_bulk(admin_client, catalogue):
+    post_action(admin_client, "hide_items", catalogue[:3])
+    assert Product.objects.filter(publish=False).count() == 3
+    post_action(admin_client, "publish_items", catalogue[:3])
+    assert Product.objects.filter(publish=False).count() == 0
+
+
+def test_it_locks_unlocks_and_applies_rules(admin_client, catalogue):
+    post_action(admin_client, "lock_prices", catalogue[:2])
+    assert Product.objects.filter(price_locked=True).count() == 2
+    post_action(admin_client, "unlock_prices", catalogue[:2])
+    assert Product.objects.filter(price_locked=True).count() == 0
+    assert set(Product.objects.filter(pk__in=[p.pk for p in catalogue[:2]]).values_list("price", flat=True)) == {12000}
+    response = post_action(admin_client, "apply_rules", catalogue)
+    assert "28 prices changed" in response.content.decode()
+
+
+def test_a_list_edit_of_the_price_locks_it_and_records_who(admin_client, admin_user, catalogue):
+    product = catalogue[0]
+    url = reverse("admin:catalog_product_changelist")
+    page = admin_client.get(url, {"q": product.sku})
+    form = page.context["cl"].formset
+    data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(product.pk),
+            "form-0-price": "9990", "form-0-manual_stock": "4", "form-0-publish": "on", "_save": "Save"}
+    assert form is not None
+    response = admin_client.post(url + f"?q={product.sku}", data, follow=True)
+    assert response.status_code == 200
+    product.refresh_from_db()
+    assert (product.price, product.price_locked, product.manual_stock) == (9990, True, 4)
+    change = PriceChange.objects.get(product=product)
+    assert (change.old_price, change.new_price, change.user) == (12990, 9990, admin_user)
+
+
+def test_it_refuses_a_zero_price(admin_client, catalogue):
+    product = catalogue[0]
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    response = admin_client.post(url, {"price": "0", "publish": "on", "price_change_set-TOTAL_FORMS": "0",
+                                       "price_changes-TOTAL_FORMS": "0", "price_changes-INITIAL_FORMS": "0"})
+    assert response.status_code == 200
+    assert "positive" in response.content.decode() or "положительн" in response.content.decode()
+    product.refresh_from_db()
+    assert product.price == 12990
+
+
+def test_confirming_held_prices_needs_the_permission(client, catalogue):
+    Product.objects.filter(pk=catalogue[0].pk).update(proposed_price=20000)
+    manager = User.objects.create_user("manager", password="pw-123456", is_staff=True)
+    manager.user_permissions.add(*Permission.objects.filter(codename__in=["view_product", "change_product"]))
+    client.force_login(manager)
+    response = post_action(client, "confirm_prices", catalogue[:1])
+    assert Product.objects.get(pk=catalogue[0].pk).proposed_price == 20000
+    assert response.status_code in (200, 403)
+    manager.user_permissions.add(Permission.objects.get(codename="confirm_price"))
+    manager = User.objects.get(pk=manager.pk)
+    client.force_login(manager)
+    post_action(client, "confirm_prices", catalogue[:1])
+    assert Product.objects.get(pk=catalogue[0].pk).price == 20000
+
+
+def test_sync_runs_are_read_only(admin_client, catalogue):
+    run = SyncRun.objects.first()
+    assert admin_client.get(reverse("admin:catalog_syncrun_add")).status_code == 403
+    response = admin_client.post(reverse("admin:catalog_syncrun_change", args=[run.pk]), {"error": "edited"})
+    assert response.status_code == 403
