@@ -111,6 +111,13 @@ FEED_MAX_DROP_PERCENT = _read("FEED_MAX_DROP_PERCENT", env.int, 30, lambda v: 0 
 FEED_MODEL_MAX_LENGTH = 255
 STATE_DIR = BASE_DIR / "var"
 
+# --- orders -------------------------------------------------------------------------------------
+ORDERS_FIRST_DAYS = _read("ORDERS_FIRST_DAYS", env.int, 14, lambda v: 1 <= v <= 365, "1 to 365 days")
+ORDERS_OVERLAP_MINUTES = _read("ORDERS_OVERLAP_MINUTES", env.int, 60, lambda v: v >= 0, "minutes >= 0")
+# Four-eyes rule: the person who requests a status change may not approve it.
+ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
+STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")
+
 # --- schedules (minutes) ------------------------------------------------------------------------
 CATALOG_SYNC_MINUTES = _read("CATALOG_SYNC_MINUTES", env.int, 60, lambda v: v >= 1, "minutes >= 1")
 FEED_BUILD_MINUTES = _read("FEED_BUILD_MINUTES", env.int, 30, lambda v: v >= 1, "minutes >= 1")

@@ -1,0 +1,180 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class KaspiStatus(models.TextChoices):
+    APPROVED_BY_BANK = "APPROVED_BY_BANK", _("approved by bank")
+    ACCEPTED_BY_MERCHANT = "ACCEPTED_BY_MERCHANT", _("accepted by merchant")
+    COMPLETED = "COMPLETED", _("completed")
+    CANCELLED = "CANCELLED", _("cancelled")
+    CANCELLING = "CANCELLING", _("cancelling")
+    KASPI_DELIVERY_RETURN_REQUESTED = "KASPI_DELIVERY_RETURN_REQUESTED", _("return requested")
+    RETURNED = "RETURNED", _("returned")
+
+
+class KaspiState(models.TextChoices):
+    NEW = "NEW", _("new")
+    SIGN_REQUIRED = "SIGN_REQUIRED", _("signature required")
+    PICKUP = "PICKUP", _("pickup")
+    DELIVERY = "DELIVERY", _("delivery")
+    KASPI_DELIVERY = "KASPI_DELIVERY", _("Kaspi delivery")
+    ARCHIVE = "ARCHIVE", _("archive")
+
+
+class DeliveryMode(models.TextChoices):
+    DELIVERY_LOCAL = "DELIVERY_LOCAL", _("local delivery")
+    DELIVERY_PICKUP = "DELIVERY_PICKUP", _("pickup")
+    DELIVERY_REGIONAL_TODOOR = "DELIVERY_REGIONAL_TODOOR", _("regional, to the door")
+    DELIVERY_REGIONAL_PICKUP = "DELIVERY_REGIONAL_PICKUP", _("regional, pickup point")
+
+
+# Orders in these statuses hold stock: the buyer paid, the goods have not left yet.
+OPEN_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT]
+
+
+class Order(models.Model):
+    kaspi_id = models.CharField(_("Kaspi ID"), max_length=128, unique=True)
+    code = models.CharField(_("order number"), max_length=32, unique=True)
+    state = models.CharField(_("Kaspi state"), max_length=32, choices=KaspiState.choices, db_index=True)
+    status = models.CharField(_("Kaspi status"), max_length=40, choices=KaspiStatus.choices, db_index=True)
+    total_price = models.PositiveIntegerField(_("total, ₸"), default=0)
+    delivery_cost = models.PositiveIntegerField(_("delivery cost, ₸"), default=0)
+    payment_mode = models.CharField(_("payment"), max_length=32, blank=True)
+    delivery_mode = models.CharField(_("delivery"), max_length=40, choices=DeliveryMode.choices, blank=True,
+                                     db_index=True)
+    is_kaspi_delivery = models.BooleanField(_("Kaspi delivery"), default=False)
+    delivery_address = models.TextField(_("delivery address"), blank=True)
+    pickup_point_id = models.CharField(_("pickup point"), max_length=64, blank=True)
+    signature_required = models.BooleanField(_("signature required"), default=False)
+    pre_order = models.BooleanField(_("pre-order"), default=False)
+    customer_name = models.CharField(_("customer"), max_length=255, blank=True)
+    customer_phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
+    created_at_kaspi = models.DateTimeField(_("created"), db_index=True)
+    approved_by_bank_at = models.DateTimeField(_("approved by bank"), null=True, blank=True)
+    planned_delivery_date = models.DateTimeField(_("planned delivery"), null=True, blank=True)
+    entries_loaded = models.BooleanField(default=False, editable=False)
+    imported_at = models.DateTimeField(_("imported"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at_kaspi"]
+
+    def __str__(self):
+        return f"№{self.code}"
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+
+class OrderEntry(models.Model):
+    """A line as Kaspi sold it; SKU, name and price are copied so history survives product edits."""
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="entries", verbose_name=_("order"))
+    entry_number = models.PositiveIntegerField(_("line"))
+    sku = models.CharField(_("SKU"), max_length=64, db_index=True)
+    name = models.CharField(_("name"), max_length=1000)
+    product = models.ForeignKey("catalog.Product", models.SET_NULL, null=True, blank=True,
+                                related_name="order_entries", verbose_name=_("product"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.PositiveIntegerField(_("unit price, ₸"))
+    total_price = models.PositiveIntegerField(_("total, ₸"))
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order", "entry_number"]
+        constraints = [models.UniqueConstraint(fields=["order", "entry_number"], name="unique_order_entry")]
+
+    def __str__(self):
+        return f"{self.sku} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """The order's history: what Kaspi reported and what the shop did, in order."""
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="events", verbose_name=_("order"))
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    status = models.CharField(_("Kaspi status"), max_length=40, blank=True)
+    state = models.CharField(_("Kaspi state"), max_length=32, blank=True)
+    text = models.TextField(_("what happened"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                             verbose_name=_("user"))
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order history")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return self.text
+
+
+class StatusChange(models.Model):
+    """The only way a status reaches Kaspi: requested, approved by staff, sent once, then done or failed."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", _("accept")
+        COMPLETE = "complete", _("complete")
+        CANCEL = "cancel", _("cancel")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("awaiting approval")
+        APPROVED = "approved", _("approved, queued")
+        SENDING = "sending", _("sending")
+        UNCERTAIN = "uncertain", _("no answer, checking")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        REJECTED = "rejected", _("rejected")
+        SUPERSEDED = "superseded", _("superseded")
+
+    class Reason(models.TextChoices):
+        BUYER_CANCELLATION_BY_MERCHANT = "BUYER_CANCELLATION_BY_MERCHANT", _("buyer asked to cancel")
+        BUYER_NOT_REACHABLE = "BUYER_NOT_REACHABLE", _("buyer not reachable")
+        MERCHANT_OUT_OF_STOCK = "MERCHANT_OUT_OF_STOCK", _("out of stock")
+
+    ACTIVE = [State.PENDING, State.APPROVED, State.SENDING, State.UNCERTAIN]
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="status_changes", verbose_name=_("order"))
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING,
+                             db_index=True)
+    reason = models.CharField(_("cancellation reason"), max_length=40, choices=Reason.choices, blank=True)
+    comment = models.CharField(_("comment"), max_length=1000, blank=True)
+    security_code = models.CharField(_("buyer's code"), max_length=16, blank=True,
+                                     help_text=_("Empty: ask Kaspi to send the buyer a code."))
+    proposed = models.BooleanField(_("proposed automatically"), default=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                     related_name="+", verbose_name=_("requested by"))
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("approved by"))
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    message = models.TextField(_("Kaspi's answer"), blank=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["-requested_at"]
+        permissions = [("approve_statuschange", _("Can approve status changes sent to Kaspi"))]
+        constraints = [
+            # At most one change in flight per order: a double click cannot queue a second one.
+            models.UniqueConstraint(fields=["order"], condition=Q(state__in=["pending", "approved", "sending",
+                                                                              "uncertain"]),
+                                    name="one_active_status_change_per_order"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} №{self.order.code}"
+
+    @property
+    def is_code_request(self):
+        return self.action == self.Action.COMPLETE and not self.security_code

@@ -1,0 +1,447 @@
+"""Order services: import from Kaspi, status changes with approval, stock held by open orders."""
+
+import logging
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from catalog.models import Product, SyncRun
+from catalog.offers import clean_text, is_sellable
+from kaspiconnect.locks import job_lock
+
+from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
+from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 1000  # per state and window: a guard against an answer whose pageCount never ends
+TARGET_STATUS = {
+    StatusChange.Action.ACCEPT: KaspiStatus.ACCEPTED_BY_MERCHANT,
+    StatusChange.Action.COMPLETE: KaspiStatus.COMPLETED,
+    StatusChange.Action.CANCEL: KaspiStatus.CANCELLED,
+}
+ALLOWED_FROM = {
+    StatusChange.Action.ACCEPT: [KaspiStatus.APPROVED_BY_BANK],
+    StatusChange.Action.COMPLETE: [KaspiStatus.ACCEPTED_BY_MERCHANT],
+    StatusChange.Action.CANCEL: [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT],
+}
+
+
+class OrderSyncError(Exception):
+    """An import that could not finish; what it had stored stays, the watermark does not move."""
+
+
+class StatusChangeRefused(Exception):
+    """A change the rules (or Kaspi) refuse; the message says why, for people."""
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def orders_sync(*, days=None, client=None, progress=None):
+    """Import every order created since the watermark (or the last `days` days), in every state."""
+    client = client or KaspiClient()
+    with job_lock("orders-sync"):
+        run = SyncRun.objects.create(kind=SyncRun.Kind.ORDERS)
+        counts = {"received": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+        notes = []
+        try:
+            until = timezone.now()
+            since = until - timedelta(days=days) if days else _watermark(until)
+            seen = set()
+            for state in STATES:
+                for low, high in windows(since, until):
+                    _import_window(client, state, low, high, seen, counts, notes)
+                if progress:
+                    progress(f"{state}: {counts['received']} orders read so far")
+            _refresh_older_open_orders(client, since, seen, counts, notes)
+            _load_missing_entries(client, notes)
+            counts["proposed"] = orders_propose()
+            run.outcome = SyncRun.Outcome.OK
+        except KaspiError as exc:
+            run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
+            raise OrderSyncError(str(exc)) from exc
+        except Exception as exc:
+            run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            for name in ("received", "created", "updated", "unchanged", "skipped"):
+                setattr(run, name, counts[name])
+            run.requests = client.requests
+            run.notes = "\n".join(notes[:200])
+            run.finished = timezone.now()
+            run.save()
+    return run
+
+
+def _watermark(now):
+    """The last successful import's start minus an overlap; the first run looks back ORDERS_FIRST_DAYS."""
+    last = SyncRun.objects.filter(kind=SyncRun.Kind.ORDERS, outcome=SyncRun.Outcome.OK).order_by("-started").first()
+    if last is None:
+        return now - timedelta(days=settings.ORDERS_FIRST_DAYS)
+    return last.started - timedelta(minutes=settings.ORDERS_OVERLAP_MINUTES)
+
+
+def windows(since, until):
+    """[low, high] pairs covering since..until, none wider than Kaspi's 14 days (inclusive bounds)."""
+    step = timedelta(days=WINDOW_DAYS) - timedelta(milliseconds=1)
+    low = since
+    while low <= until:
+        high = min(low + step, until)
+        yield low, high
+        low = high + timedelta(milliseconds=1)
+
+
+def _import_window(client, state, low, high, seen, counts, notes):
+    for page in range(MAX_PAGES):
+        data, meta = client.orders_page(state=state, since=low, until=high, page=page)
+        _store_page(data, seen, counts, notes)
+        if not data or page + 1 >= _int(meta.get("pageCount")):
+            return
+
+
+def _refresh_older_open_orders(client, since, seen, counts, notes):
+    """Orders created before the window can still change status at Kaspi: read the open ones by code."""
+    older = Order.objects.filter(status__in=OPEN_STATUSES, created_at_kaspi__lt=since).exclude(kaspi_id__in=seen)
+    for code in older.values_list("code", flat=True):
+        resource = client.order_by_code(code)
+        if resource:
+            _store_page([resource], seen, counts, notes)
+
+
+def _store_page(resources, seen, counts, notes):
+    for resource in resources:
+        counts["received"] += 1
+        try:
+            fields = order_fields(resource)
+        except (KeyError, TypeError, ValueError) as exc:
+            counts["skipped"] += 1
+            notes.append(f"skipped a malformed order: {exc!r}"[:300])
+            continue
+        if fields["kaspi_id"] in seen:
+            continue
+        seen.add(fields["kaspi_id"])
+        counts[_upsert_order(fields)] += 1
+
+
+def _upsert_order(fields):
+    """Create or update one order; record a status or state change in its history."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(kaspi_id=fields["kaspi_id"]).first()
+        if order is None:
+            try:
+                with transaction.atomic():
+                    order = Order.objects.create(**fields)
+            except IntegrityError:  # a concurrent import created it first
+                return "unchanged"
+            OrderEvent.objects.create(order=order, status=order.status, state=order.state,
+                                      text=f"imported from Kaspi: {order.status} / {order.state}")
+            return "created"
+        changed = {name: value for name, value in fields.items() if getattr(order, name) != value}
+        if not changed:
+            return "unchanged"
+        if "status" in changed or "state" in changed:
+            OrderEvent.objects.create(
+                order=order, status=fields["status"], state=fields["state"],
+                text=f"Kaspi: {order.status} / {order.state} → {fields['status']} / {fields['state']}",
+            )
+        Order.objects.filter(pk=order.pk).update(**changed, updated_at=timezone.now())
+        return "updated"
+
+
+def order_fields(resource):
+    """Order columns from one JSON:API `orders` resource; KeyError/ValueError when it is unusable."""
+    attrs = resource["attributes"]
+    customer = attrs.get("customer") if isinstance(attrs.get("customer"), dict) else {}
+    name = customer.get("name") or " ".join(filter(None, [customer.get("firstName"), customer.get("lastName")]))
+    kaspi_id, code = str(resource["id"]), str(attrs["code"])
+    if not kaspi_id or not code or not attrs.get("status"):
+        raise ValueError("an order without id, code or status")
+    return {
+        "kaspi_id": kaspi_id,
+        "code": code[:32],
+        "state": str(attrs.get("state") or "")[:32],
+        "status": str(attrs["status"])[:40],
+        "total_price": _money(attrs.get("totalPrice")),
+        "delivery_cost": _money(attrs.get("deliveryCost")),
+        "payment_mode": str(attrs.get("paymentMode") or "")[:32],
+        "delivery_mode": str(attrs.get("deliveryMode") or "")[:40],
+        "is_kaspi_delivery": bool(attrs.get("isKaspiDelivery")),
+        "delivery_address": _address(attrs.get("deliveryAddress")),
+        "pickup_point_id": str(attrs.get("pickupPointId") or "")[:64],
+        "signature_required": bool(attrs.get("signatureRequired")),
+        "pre_order": bool(attrs.get("preOrder")),
+        "customer_name": clean_text(name, 255),
+        "customer_phone": clean_text(customer.get("cellPhone"), 32),
+        "created_at_kaspi": _moment(attrs["creationDate"]),
+        "approved_by_bank_at": _moment(attrs.get("approvedByBankDate")),
+        "planned_delivery_date": _moment(attrs.get("plannedDeliveryDate")),
+    }
+
+
+def _load_missing_entries(client, notes):
+    """Read the lines of every order that has none yet; a failure leaves it for the next run."""
+    for order in Order.objects.filter(entries_loaded=False).only("id", "kaspi_id", "code"):
+        try:
+            resources = client.entries(order.kaspi_id)
+        except KaspiError as exc:
+            if exc.temporary:
+                raise
+            notes.append(f"order {order.code}: lines not read: {exc}")
+            continue
+        _store_entries(order, resources)
+
+
+def _store_entries(order, resources):
+    rows = []
+    for number, resource in enumerate(resources, start=1):
+        attrs = resource["attributes"]
+        offer = attrs.get("offer") if isinstance(attrs.get("offer"), dict) else {}
+        quantity = max(1, _int(attrs.get("quantity")))
+        unit = _money(attrs.get("basePrice"))
+        rows.append(OrderEntry(
+            order=order,
+            entry_number=_int(attrs.get("entryNumber")) or number,
+            sku=clean_text(offer.get("code"), 64),
+            name=clean_text(offer.get("name"), 1000),
+            quantity=quantity,
+            unit_price=unit,
+            total_price=_money(attrs.get("totalPrice")) or unit * quantity,
+        ))
+    products = dict(Product.objects.filter(sku__in=[row.sku for row in rows]).values_list("sku", "id"))
+    for row in rows:
+        row.product_id = products.get(row.sku)
+    with transaction.atomic():
+        OrderEntry.objects.bulk_create(rows, ignore_conflicts=True)
+        Order.objects.filter(pk=order.pk).update(entries_loaded=True)
+
+
+def _money(value):
+    try:
+        return max(0, round(float(value)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _moment(epoch_ms):
+    if epoch_ms in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=dt_timezone.utc)
+
+
+def _address(value):
+    if isinstance(value, dict):
+        return clean_text(value.get("formattedAddress") or ", ".join(str(v) for v in value.values() if v))
+    return clean_text(value)
+
+
+# --- stock held by open orders -------------------------------------------------------------------
+
+
+def reserved_quantities():
+    """SKU → units in orders the buyer paid for and the shop has not handed over yet."""
+    rows = (OrderEntry.objects.filter(order__status__in=OPEN_STATUSES)
+            .values("sku").annotate(units=Sum("quantity")).values_list("sku", "units"))
+    return dict(rows)
+
+
+# --- proposals ------------------------------------------------------------------------------------
+
+
+def orders_propose():
+    """Propose `accept` for each new paid order whose lines are all in stock, `cancel` otherwise."""
+    waiting = (Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK, entries_loaded=True)
+               .exclude(status_changes__isnull=False).prefetch_related("entries__product")
+               .order_by("created_at_kaspi"))
+    reserved = reserved_quantities()
+    count = 0
+    for order in waiting:
+        short = [entry.sku for entry in order.entries.all() if not _in_stock(entry, reserved)]
+        try:
+            if short:
+                status_change_request(order=order, action=StatusChange.Action.CANCEL, user=None, proposed=True,
+                                      reason=StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
+                                      comment=f"not in stock: {', '.join(short)}"[:1000])
+            else:
+                status_change_request(order=order, action=StatusChange.Action.ACCEPT, user=None, proposed=True)
+            count += 1
+        except StatusChangeRefused:
+            continue  # someone acted on the order meanwhile
+    return count
+
+
+def _in_stock(entry, reserved):
+    """Enough stock for this line, given that `reserved` already counts it among the open orders."""
+    product = entry.product
+    if product is None or not is_sellable(publish=product.publish, at_supplier=product.at_supplier,
+                                          price_on_request=product.price_on_request,
+                                          price_locked=product.price_locked):
+        return False
+    return product.stock >= reserved.get(entry.sku, 0)
+
+
+# --- status changes --------------------------------------------------------------------------------
+
+
+def status_change_request(*, order, action, user, reason="", comment="", security_code="", proposed=False):
+    """Ask for a status change; it waits for a staff member's approval before anything is sent."""
+    _check_transition(order, action, reason, comment, security_code)
+    with transaction.atomic():
+        active = StatusChange.objects.select_for_update().filter(order=order, state__in=StatusChange.ACTIVE).first()
+        if active and active.state != StatusChange.State.PENDING:
+            raise StatusChangeRefused(f"order {order.code}: a change is already being sent to Kaspi")
+        if active and _same_request(active, action, reason, security_code):
+            return active
+        if active:
+            active.state, active.finished_at = StatusChange.State.SUPERSEDED, timezone.now()
+            active.save(update_fields=["state", "finished_at"])
+        try:
+            with transaction.atomic():
+                change = StatusChange.objects.create(order=order, action=action, reason=reason, comment=comment,
+                                                     security_code=security_code, proposed=proposed,
+                                                     requested_by=user)
+        except IntegrityError:
+            raise StatusChangeRefused(f"order {order.code}: another change was requested at the same time") from None
+        verb = "proposed" if proposed else "requested"
+        _event(order, f"{change.get_action_display()} {verb}{_detail(change)}", user)
+    return change
+
+
+def _same_request(change, action, reason, security_code):
+    return (change.action, change.reason, change.security_code) == (action, reason, security_code)
+
+
+def _check_transition(order, action, reason, comment, security_code):
+    if action not in ALLOWED_FROM:
+        raise StatusChangeRefused(f"unknown action {action!r}")
+    if order.status not in ALLOWED_FROM[action]:
+        raise StatusChangeRefused(
+            f"order {order.code} is {order.status}: Kaspi allows {action} only from "
+            f"{' or '.join(ALLOWED_FROM[action])}"
+        )
+    if action == StatusChange.Action.CANCEL and reason not in StatusChange.Reason.values:
+        raise StatusChangeRefused(f"a cancellation needs one of Kaspi's reasons: {', '.join(StatusChange.Reason.values)}")
+    if len(comment) > 1000:
+        raise StatusChangeRefused("a cancellation comment may be at most 1000 characters")
+    if security_code and not security_code.isdigit():
+        raise StatusChangeRefused("the buyer's code is digits only")
+
+
+def status_change_approve(*, change, user):
+    """Approve a pending change and queue it for sending once the approval is committed."""
+    if not user.has_perm("orders.approve_statuschange"):
+        raise StatusChangeRefused(f"{user} may not approve status changes")
+    if settings.ORDERS_FOUR_EYES and change.requested_by_id == user.pk:
+        raise StatusChangeRefused("the person who requested a change may not approve it (four-eyes rule)")
+    updated = StatusChange.objects.filter(pk=change.pk, state=StatusChange.State.PENDING).update(
+        state=StatusChange.State.APPROVED, approved_by=user, approved_at=timezone.now()
+    )
+    if not updated:
+        change.refresh_from_db()
+        raise StatusChangeRefused(f"this change is {change.get_state_display()}, not awaiting approval")
+    change.refresh_from_db()
+    _event(change.order, f"{change.get_action_display()} approved", user)
+    transaction.on_commit(lambda: _queue_send(change.pk))
+    return change
+
+
+def status_change_reject(*, change, user):
+    updated = StatusChange.objects.filter(pk=change.pk, state=StatusChange.State.PENDING).update(
+        state=StatusChange.State.REJECTED, approved_by=user, finished_at=timezone.now()
+    )
+    if not updated:
+        raise StatusChangeRefused("only a change awaiting approval can be rejected")
+    _event(change.order, f"{change.get_action_display()} rejected", user)
+
+
+def _queue_send(change_id):
+    from django_q.tasks import async_task
+
+    async_task("orders.tasks.send_status_change", change_id, task_name=f"status change {change_id}")
+
+
+def status_change_send(*, change_id, client=None):
+    """Send one approved change to Kaspi exactly once.
+
+    A change whose earlier attempt got no answer is first read back from Kaspi: if the order
+    already has the target status the change is done, and nothing is sent again.
+    """
+    client = client or KaspiClient()
+    change = StatusChange.objects.select_related("order").get(pk=change_id)
+    uncertain = change.state == StatusChange.State.UNCERTAIN
+    claimable = [StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN]
+    claimed = StatusChange.objects.filter(pk=change.pk, state__in=claimable).update(
+        state=StatusChange.State.SENDING, sent_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return change  # another worker has it, or it is finished
+    change.refresh_from_db()
+    try:
+        if uncertain and not change.is_code_request and _applied_at_kaspi(client, change):
+            return _finish(change, StatusChange.State.DONE, "found applied at Kaspi when read back")
+        client.set_status(order_id=change.order.kaspi_id, code=change.order.code, status=TARGET_STATUS[change.action],
+                          reason=change.reason, comment=change.comment, send_code=change.is_code_request,
+                          security_code=change.security_code)
+    except KaspiError as exc:
+        if not exc.temporary:
+            return _finish(change, StatusChange.State.FAILED, str(exc))
+        if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
+            return _finish(change, StatusChange.State.FAILED, f"gave up after {change.attempts} attempts: {exc}")
+        change.state, change.message = StatusChange.State.UNCERTAIN, str(exc)
+        change.save(update_fields=["state", "message"])
+        return change
+    if change.is_code_request:
+        return _finish(change, StatusChange.State.DONE, "Kaspi sent the buyer a code; enter it to complete")
+    return _finish(change, StatusChange.State.DONE, "accepted by Kaspi")
+
+
+def _applied_at_kaspi(client, change):
+    resource = client.order_by_code(change.order.code)
+    status = (resource or {}).get("attributes", {}).get("status")
+    return status == TARGET_STATUS[change.action] or (
+        change.action == StatusChange.Action.CANCEL and status == KaspiStatus.CANCELLING
+    )
+
+
+def _finish(change, state, message):
+    change.state, change.message, change.finished_at = state, message[:2000], timezone.now()
+    change.save(update_fields=["state", "message", "finished_at"])
+    order = change.order
+    if state == StatusChange.State.DONE and not change.is_code_request:
+        order.status = TARGET_STATUS[change.action]
+        order.save(update_fields=["status", "updated_at"])
+    _event(order, f"{change.get_action_display()}: {change.get_state_display()} — {message}", None)
+    return change
+
+
+def status_changes_push(*, client=None):
+    """Send every approved change, and settle those whose answer was lost (also a stuck 'sending')."""
+    client = client or KaspiClient()
+    stale = timezone.now() - timedelta(minutes=10)
+    StatusChange.objects.filter(state=StatusChange.State.SENDING, sent_at__lt=stale).update(
+        state=StatusChange.State.UNCERTAIN, message="the sending worker stopped without an answer")
+    due = StatusChange.objects.filter(state__in=[StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN])
+    results = [status_change_send(change_id=pk, client=client) for pk in due.values_list("pk", flat=True)]
+    return {state: sum(1 for change in results if change.state == state) for state in StatusChange.State.values}
+
+
+def _event(order, text, user):
+    OrderEvent.objects.create(order=order, status=order.status, state=order.state, text=text, user=user)
+
+
+def _detail(change):
+    parts = [change.get_reason_display() if change.reason else "", change.comment]
+    text = "; ".join(part for part in parts if part)
+    return f" ({text})" if text else ""
+

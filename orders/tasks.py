@@ -1,0 +1,17 @@
+"""Queue entry points: thin wrappers that call the services (schedules name these paths)."""
+
+from . import services
+
+
+def sync_orders():
+    run = services.orders_sync()
+    return f"{run.received} read, {run.created} new, {run.updated} updated"
+
+
+def send_status_change(change_id):
+    change = services.status_change_send(change_id=change_id)
+    return f"{change.action} {change.order.code}: {change.state}"
+
+
+def push_status_changes():
+    return services.status_changes_push()
