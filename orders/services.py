@@ -104,6 +104,20 @@ def _import_window(client, state, low, high, seen, counts, notes):
             return
 
 
+def order_import_by_code(*, code, client=None):
+    """Fetch one order (and its lines) from Kaspi by its number; None when Kaspi has no such order."""
+    client = client or KaspiClient()
+    resource = client.order_by_code(code)
+    if resource is None:
+        return None
+    counts = dict.fromkeys(("received", "created", "updated", "unchanged", "skipped"), 0)
+    _store_page([resource], set(), counts, [])
+    order = Order.objects.get(kaspi_id=str(resource["id"]))
+    if not order.entries_loaded:
+        _store_entries(order, client.entries(order.kaspi_id))
+    return order
+
+
 def _refresh_older_open_orders(client, since, seen, counts, notes):
     """Orders created before the window can still change status at Kaspi: read the open ones by code."""
     older = Order.objects.filter(status__in=OPEN_STATUSES, created_at_kaspi__lt=since).exclude(kaspi_id__in=seen)
@@ -338,8 +352,8 @@ def _check_transition(order, action, reason, comment, security_code):
         raise StatusChangeRefused("the buyer's code is digits only")
 
 
-def status_change_approve(*, change, user):
-    """Approve a pending change and queue it for sending once the approval is committed."""
+def status_change_approve(*, change, user, queue=True):
+    """Approve a pending change; with `queue`, send it from the queue once the approval is committed."""
     if not user.has_perm("orders.approve_statuschange"):
         raise StatusChangeRefused(f"{user} may not approve status changes")
     if settings.ORDERS_FOUR_EYES and change.requested_by_id == user.pk:
@@ -352,7 +366,8 @@ def status_change_approve(*, change, user):
         raise StatusChangeRefused(f"this change is {change.get_state_display()}, not awaiting approval")
     change.refresh_from_db()
     _event(change.order, f"{change.get_action_display()} approved", user)
-    transaction.on_commit(lambda: _queue_send(change.pk))
+    if queue:
+        transaction.on_commit(lambda: _queue_send(change.pk))
     return change
 
 

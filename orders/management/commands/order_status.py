@@ -1,0 +1,54 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from orders import services
+from orders.kaspi import KaspiError
+from orders.models import Order, StatusChange
+
+
+class Command(BaseCommand):
+    help = (
+        "Request, approve and send one status change for an order, through the same service as the admin. "
+        "`complete` without --security-code asks Kaspi to send the buyer a code; with it, completes the order."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("code", help="the order number (code) shown to people")
+        parser.add_argument("action", choices=StatusChange.Action.values)
+        parser.add_argument("--security-code", default="", help="the code the buyer reads out (complete)")
+        parser.add_argument("--reason", default="", choices=["", *StatusChange.Reason.values],
+                            help="cancellation reason (cancel)")
+        parser.add_argument("--comment", default="", help="cancellation comment, at most 1000 characters")
+        parser.add_argument("--approved-by", required=True, metavar="USERNAME")
+        parser.add_argument("--requested-by", metavar="USERNAME", help="default: the approver")
+
+    def handle(self, *args, code, action, security_code, reason, comment, approved_by, requested_by, **options):
+        approver = self.user(approved_by)
+        requester = self.user(requested_by) if requested_by else approver
+        try:
+            order = self.order(code)
+            change = services.status_change_request(order=order, action=action, user=requester, reason=reason,
+                                                    comment=comment, security_code=security_code)
+            services.status_change_approve(change=change, user=approver, queue=False)
+            change = services.status_change_send(change_id=change.pk)
+        except (services.StatusChangeRefused, KaspiError) as exc:
+            raise CommandError(str(exc)) from None
+        line = f"order {order.code}: {change.get_action_display()} — {change.get_state_display()}: {change.message}"
+        if change.state != StatusChange.State.DONE:
+            raise CommandError(line)
+        self.stdout.write(line)
+
+    def user(self, username):
+        try:
+            return get_user_model().objects.get(username=username, is_active=True)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"no active user {username!r}") from None
+
+    def order(self, code):
+        """The order here, or imported from Kaspi by its number."""
+        order = Order.objects.filter(code=code).first()
+        if order is None:
+            order = services.order_import_by_code(code=code)
+        if order is None:
+            raise CommandError(f"Kaspi has no order {code}")
+        return order
