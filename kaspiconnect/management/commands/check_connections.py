@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.alstyle import AlstyleClient
+from kaspiconnect.http import ApiError
+from orders.kaspi import KaspiClient
+
+
+def likely_cause(exc, *, token_name, url_name, url):
+    """Plain words for what probably went wrong, from the error's kind."""
+    text = str(exc)
+    if "is not set" in text:
+        return f"{token_name} is missing: set it in .env"
+    if exc.status in (401, 403) and "rate" not in text:
+        return f"the token was refused: check {token_name} (bad, expired or revoked)"
+    if exc.status == 404:
+        return f"the address was not found: check {url_name} ({url})"
+    if "no answer within" in text:
+        return (
+            "no answer in time. Likely causes: the request was dropped because of a default library "
+            f"User-Agent (this client sends {settings.HTTP_USER_AGENT!r}; a proxy that rewrites it would "
+            "cause this), or the network or region (Kaspi is reported to time out from outside Kazakhstan)"
+        )
+    if "connection failed" in text:
+        return f"could not connect: check {url_name} ({url}) and this machine's network/DNS"
+    if exc.status:
+        return f"the API answered with an error: {text}"
+    return text
+
+
+class Command(BaseCommand):
+    help = "Call both APIs once and say, in plain words, what is wrong if a call fails."
+
+    def handle(self, *args, **options):
+        checks = [
+            ("Al-Style", lambda: AlstyleClient().categories(), "ALSTYLE_TOKEN", "ALSTYLE_API_URL",
+             settings.ALSTYLE_API_URL),
+            ("Kaspi", lambda: KaspiClient().cities(), "KASPI_TOKEN", "KASPI_API_URL", settings.KASPI_API_URL),
+        ]
+        failed = 0
+        for name, probe, token_name, url_name, url in checks:
+            try:
+                found = probe()
+            except ApiError as exc:
+                failed += 1
+                cause = likely_cause(exc, token_name=token_name, url_name=url_name, url=url)
+                self.stderr.write(f"{name}: FAILED — {cause}\n  ({exc})")
+                continue
+            self.stdout.write(f"{name}: OK ({len(found)} records from {url})")
+        if failed:
+            raise CommandError(f"{failed} of {len(checks)} connections failed")
