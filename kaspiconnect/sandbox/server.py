@@ -1,0 +1,144 @@
+"""`SandboxServer`: the fake Al-Style and Kaspi APIs on one local port.
+
+    srv = SandboxServer(port=0, products=3000, orders=300, seed=42).start()
+    srv.alstyle_url   # configure as ALSTYLE_API_URL
+    srv.kaspi_url     # configure as KASPI_API_URL
+    srv.state         # data and knobs, see `SandboxState`
+    srv.stop()
+
+Standard library only; the state lives in memory and is gone when the server stops.
+"""
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import alstyle, kaspi
+from .state import SandboxState
+from .wire import Request, json_response
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+ALSTYLE_ROOT = "/alstyle/api"
+KASPI_ROOT = "/kaspi/shop/api/v2"
+
+
+class SandboxServer:
+    def __init__(
+        self,
+        port=0,
+        products=3000,
+        orders=300,
+        order_days=60,
+        interval=0.0,
+        alstyle_token="sandbox-alstyle-token",
+        kaspi_token="sandbox-kaspi-token",
+        fail_rate=0.0,
+        seed=42,
+    ):
+        self.state = SandboxState(
+            products=products,
+            orders=orders,
+            order_days=order_days,
+            interval=interval,
+            alstyle_token=alstyle_token,
+            kaspi_token=kaspi_token,
+            fail_rate=fail_rate,
+            seed=seed,
+        )
+        # Bound here, so the port (and the URLs) are known before start().
+        self._httpd = _HTTPServer((HOST, port), _Handler)
+        self._httpd.sandbox = self
+        self._thread = None
+
+    @property
+    def url(self):
+        return f"http://{HOST}:{self._httpd.server_address[1]}"
+
+    @property
+    def alstyle_url(self):
+        return self.url + ALSTYLE_ROOT
+
+    @property
+    def kaspi_url(self):
+        return self.url + KASPI_ROOT
+
+    def start(self):
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.state.wake_sleepers()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def answer(self, *, method, target, headers, body):
+        """Route one HTTP request to the API its path names; a `Response` comes back."""
+        url = urlsplit(target)
+        for root, api in ((ALSTYLE_ROOT, alstyle), (KASPI_ROOT, kaspi)):
+            if url.path == root or url.path.startswith(root + "/"):
+                request = _request(method, url, root, headers, body)
+                with self.state.lock:
+                    return api.handle(self.state, request)
+        return json_response({"message": f"Nothing here; the APIs live under {ALSTYLE_ROOT} and {KASPI_ROOT}"}, 404)
+
+
+def _request(method, url, root, headers, body):
+    below_root = url.path[len(root):]
+    params = {name: values[-1] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
+    return Request(
+        method=method,
+        path=unquote(below_root),
+        # Split before decoding: an id with an encoded "/" or "=" stays one segment.
+        segments=[unquote(part) for part in below_root.split("/") if part],
+        params=params,
+        headers=headers,
+        body=body,
+        root=f"http://{headers.get('Host') or HOST}{root}",
+    )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timeout, dropped request) is business as usual here, not an error.
+        log.debug("sandbox: connection from %s ended early", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        sandbox = self.server.sandbox
+        response = sandbox.answer(method=self.command, target=self.path, headers=self.headers, body=body)
+        sandbox.state.sleep(response.delay)
+        if response.drop:
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def log_message(self, format, *args):
+        log.debug("sandbox: " + format, *args)

@@ -1,0 +1,155 @@
+"""The sandbox's memory: the data both fake APIs serve and the knobs tests turn.
+
+Tests change `SandboxState` attributes directly between requests (hold `state.lock` if a request
+may be running at the same time). Every knob is listed in the class docstring.
+"""
+
+import random
+import threading
+from typing import NamedTuple
+
+from . import data
+from .wire import FAULT_KINDS
+
+
+class AlstyleRequest(NamedTuple):
+    time: float  # time.monotonic() when it arrived
+    path: str  # the endpoint below the API root, e.g. "elements-pagination"
+    params: dict  # query parameters, the token included
+
+
+class KaspiRequest(NamedTuple):
+    time: float  # time.monotonic() when it arrived
+    method: str
+    path: str  # below the API root, decoded, e.g. "/orders"
+    params: dict
+    headers: dict  # User-Agent, Content-Type, X-Auth-Token, X-Send-Code, X-Security-Code when sent
+    body: object  # the decoded JSON, or the raw text when it is not JSON, or None
+
+
+class StatusPost(NamedTuple):
+    order_id: str
+    code: str  # as the body gave it
+    status: str  # the status asked for
+    attributes: dict  # the body's attributes, cancellationReason and the like included
+    send_code: bool  # the X-Send-Code: true header
+    security_code: str  # the X-Security-Code header ("" when empty or absent)
+    http_status: int  # what the change itself came to (200: applied), before any injected failure
+
+
+class SandboxState:
+    """All the sandbox knows. Knobs (attributes) tests may change at any time:
+
+    Both APIs
+      fail_rate            share (0..1) of requests answered with a random temporary failure,
+                           chosen from `fault_kinds`; never on a 401/403 or dropped request
+      fault_kinds          the failures to draw from: "500", "502", "503", "bad_json" (200 with a
+                           body that is not JSON), "slow" (the real answer after `slow_seconds`)
+      slow_seconds         how late a slow answer comes (default 2.0: past a short client timeout)
+      drop_seconds         how long Kaspi holds a dropped request before closing it (default 2.0)
+
+    Al-Style
+      alstyle_products     list of product dicts as served; edit, add or remove items freely.
+                           `brand` is only served when asked for in additional_fields.
+      alstyle_categories   nested-set category list
+      alstyle_token        the one token accepted (others: 401)
+      alstyle_interval     seconds a token must wait between requests (faster: 403)
+      alstyle_last_served  token -> time.monotonic() of its last accepted request
+      alstyle_empty        True: the catalogue endpoints answer as if there were no products
+      alstyle_fail_from_page  n: listing pages n, n+1, ... (1-based, offset // limit + 1) answer 500
+      alstyle_down         True: every Al-Style request answers 503
+      requests             AlstyleRequest(time, path, params) for every Al-Style request received
+
+    Kaspi
+      kaspi_orders         list of order dicts {id, customer_id, attributes, entries}; see add_order
+      kaspi_token          the one X-Auth-Token accepted (others: 401)
+      kaspi_down           True: every Kaspi request answers 503
+      kaspi_requests       KaspiRequest for every Kaspi request received, dropped ones included
+      status_posts         StatusPost for every POST /orders that reached the status logic
+      security_codes       order code -> the completion code the buyer last "received" by SMS
+      apply_then_fail_next n: the next n successful POST /orders are applied, yet answered with
+      apply_then_fail_kind     this failure kind instead (default "502"; "slow" for a timeout)
+    """
+
+    def __init__(self, *, products, orders, order_days, interval, alstyle_token, kaspi_token, fail_rate, seed):
+        if order_days <= 0:
+            raise ValueError("order_days must be positive")
+        self.lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._rng = random.Random(f"{seed}-faults")
+        self._order_rng = random.Random(f"{seed}-orders")
+
+        self.fail_rate = fail_rate
+        self.fault_kinds = FAULT_KINDS
+        self.slow_seconds = 2.0
+        self.drop_seconds = 2.0
+
+        self.alstyle_categories, self.alstyle_products = data.make_catalogue(random.Random(seed), products)
+        self.alstyle_token = alstyle_token
+        self.alstyle_interval = interval
+        self.alstyle_last_served = {}
+        self.alstyle_empty = False
+        self.alstyle_fail_from_page = None
+        self.alstyle_down = False
+        self.requests = []
+
+        self.kaspi_orders = data.make_orders(
+            self._order_rng, count=orders, days=order_days, now=data.now_utc(), products=self.alstyle_products
+        )
+        self._last_order_number = orders
+        self.kaspi_token = kaspi_token
+        self.kaspi_down = False
+        self.kaspi_requests = []
+        self.status_posts = []
+        self.security_codes = {}
+        self.apply_then_fail_next = 0
+        self.apply_then_fail_kind = "502"
+
+    def add_order(self, *, entries=None, **attributes):
+        """Add an order that has just arrived (NEW / APPROVED_BY_BANK, prepaid, created now); return it.
+
+        `entries`: `[(sku, quantity)]` or `[(sku, quantity, unit_price)]`; by default 1-3 random
+        catalogue items. `attributes` override the generated ones, e.g. `status=...`, `state=...`,
+        `creationDate=<epoch ms>`, `deliveryMode=...` (the last two also shape the derived fields).
+        """
+        with self.lock:
+            self._last_order_number += 1
+            order = data.make_order(
+                self._order_rng,
+                number=self._last_order_number,
+                created_ms=attributes.pop("creationDate", data.to_ms(data.now_utc())),
+                sellable=data.sellable_products(self.alstyle_products),
+                entries=entries,
+                delivery_mode=attributes.pop("deliveryMode", None),
+            )
+            # Predictable by default: no signature step unless the test asks for one.
+            order["attributes"].update({"state": "NEW", "signatureRequired": False, "paymentMode": "PREPAID",
+                                        **attributes})
+            self.kaspi_orders.append(order)
+            return order
+
+    def find_order(self, *, order_id=None, code=None):
+        """The order with that id or code, or None."""
+        for order in self.kaspi_orders:
+            if order["id"] == order_id or order["attributes"]["code"] == code:
+                return order
+        return None
+
+    def random_fault(self):
+        """A fault kind for this request, or None, drawn at `fail_rate`."""
+        if self.fail_rate > 0 and self._rng.random() < self.fail_rate:
+            return self._rng.choice(self.fault_kinds)
+        return None
+
+    def new_security_code(self, order_code):
+        code = f"{self._rng.randrange(10_000):04d}"
+        self.security_codes[order_code] = code
+        return code
+
+    def sleep(self, seconds):
+        """Sleep, but wake at once when the server stops, so stopping never waits on a slow answer."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def wake_sleepers(self):
+        self._stopping.set()
