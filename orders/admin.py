@@ -1,0 +1,230 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from catalog.admin import ReadOnlyLogAdmin
+from kaspiconnect.format import tenge
+
+from . import services
+from .models import Order, OrderEntry, OrderEvent, StatusChange
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderEntryInline(ReadOnlyInline):
+    model = OrderEntry
+    fields = ["entry_number", "sku", "name", "product", "quantity", "unit_price", "total_price"]
+    readonly_fields = fields
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = StatusChange
+    fields = ["requested_at", "action", "state", "reason", "comment", "proposed", "requested_by", "approved_by",
+              "approved_at", "attempts", "message"]
+    readonly_fields = fields
+    ordering = ["-requested_at"]
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["at", "status", "state", "text", "user"]
+    readonly_fields = fields
+
+
+class StatusRequestForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), choices=StatusChange.Action.choices)
+    reason = forms.ChoiceField(label=_("Cancellation reason"), required=False,
+                               choices=[("", "—"), *StatusChange.Reason.choices])
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=1000)
+    security_code = forms.CharField(label=_("Buyer's code"), required=False, max_length=16,
+                                    help_text=_("For completion; leave empty to have Kaspi send the buyer a code."))
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "delivery_mode", "state", "status",
+                    "pending_change"]
+    list_filter = ["state", "status", "delivery_mode", "is_kaspi_delivery", "created_at_kaspi"]
+    search_fields = ["=code", "customer_phone", "customer_name", "entries__sku"]
+    date_hierarchy = "created_at_kaspi"
+    inlines = [OrderEntryInline, StatusChangeInline, OrderEventInline]
+    change_form_template = "admin/orders/order/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["code", "status", "state", "created_at_kaspi", "approved_by_bank_at",
+                           "planned_delivery_date"]}),
+        (_("Customer"), {"fields": ["customer_name", "customer_phone"]}),
+        (_("Delivery"), {"fields": ["delivery_mode", "is_kaspi_delivery", "delivery_address", "pickup_point_id",
+                                    "signature_required", "pre_order"]}),
+        (_("Money"), {"fields": ["total_price", "delivery_cost", "payment_mode"]}),
+        (_("Kaspi"), {"fields": ["kaspi_id", "imported_at", "updated_at"]}),
+    ]
+    actions = ["request_accept", "request_cancel_out_of_stock", "request_cancel_buyer", "request_cancel_unreachable",
+               "request_completion_code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Order._meta.fields]  # everything here is Kaspi's
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        active = StatusChange.objects.filter(order=OuterRef("pk"), state__in=StatusChange.ACTIVE)
+        return super().get_queryset(request).annotate(
+            active_action=Subquery(active.values("action")[:1]),
+            active_state=Subquery(active.values("state")[:1]),
+        )
+
+    @admin.display(description=_("total"), ordering="total_price")
+    def total_display(self, obj):
+        return tenge(obj.total_price)
+
+    @admin.display(description=_("pending change"))
+    def pending_change(self, obj):
+        if not obj.active_action:
+            return "—"
+        return f"{StatusChange.Action(obj.active_action).label}: {StatusChange.State(obj.active_state).label}"
+
+    def get_urls(self):
+        return [
+            path("<int:order_id>/status/", self.admin_site.admin_view(self.status_view), name="orders_order_status"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        active = StatusChange.objects.filter(order_id=object_id, state__in=StatusChange.ACTIVE).first()
+        extra = {
+            "status_form": StatusRequestForm(),
+            "status_url": reverse("admin:orders_order_status", args=[object_id]),
+            "active_change": active,
+            "can_request": request.user.has_perm("orders.add_statuschange"),
+            "can_approve": request.user.has_perm("orders.approve_statuschange"),
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def status_view(self, request, order_id):
+        """The order page's "request a status change" form."""
+        if request.method != "POST":
+            return redirect("admin:orders_order_change", order_id)
+        if not self.has_view_permission(request) or not request.user.has_perm("orders.add_statuschange"):
+            raise PermissionDenied
+        order = get_object_or_404(Order, pk=order_id)
+        decision = request.POST.get("decision")
+        if decision in ("approve", "reject"):
+            change = get_object_or_404(StatusChange, pk=request.POST.get("change"), order=order)
+            service = services.status_change_approve if decision == "approve" else services.status_change_reject
+            try:
+                service(change=change, user=request.user)
+                self.message_user(request, _("Done: %(action)s %(decision)s.") % {
+                    "action": change.get_action_display(), "decision": _("approved") if decision == "approve"
+                    else _("rejected")})
+            except services.StatusChangeRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            return redirect("admin:orders_order_change", order_id)
+        form = StatusRequestForm(request.POST)
+        if form.is_valid():
+            self._request(request, order, **form.cleaned_data)
+        else:
+            self.message_user(request, form.errors.as_text(), messages.ERROR)
+        return redirect("admin:orders_order_change", order_id)
+
+    def _request(self, request, order, **fields):
+        try:
+            change = services.status_change_request(order=order, user=request.user, **fields)
+        except services.StatusChangeRefused as exc:
+            self.message_user(request, f"№{order.code}: {exc}", messages.ERROR)
+            return 0
+        self.message_user(request, _("№%(code)s: %(action)s requested, awaiting approval.")
+                          % {"code": order.code, "action": change.get_action_display()})
+        return 1
+
+    def _request_many(self, request, queryset, **fields):
+        for order in queryset:
+            self._request(request, order, **fields)
+
+    @admin.action(description=_("Request: accept"), permissions=["request"])
+    def request_accept(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.ACCEPT)
+
+    @admin.action(description=_("Request: cancel — out of stock"), permissions=["request"])
+    def request_cancel_out_of_stock(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.CANCEL,
+                           reason=StatusChange.Reason.MERCHANT_OUT_OF_STOCK)
+
+    @admin.action(description=_("Request: cancel — buyer asked"), permissions=["request"])
+    def request_cancel_buyer(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.CANCEL,
+                           reason=StatusChange.Reason.BUYER_CANCELLATION_BY_MERCHANT)
+
+    @admin.action(description=_("Request: cancel — buyer not reachable"), permissions=["request"])
+    def request_cancel_unreachable(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.CANCEL,
+                           reason=StatusChange.Reason.BUYER_NOT_REACHABLE)
+
+    @admin.action(description=_("Request: send the buyer a completion code"), permissions=["request"])
+    def request_completion_code(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.COMPLETE)
+
+    def has_request_permission(self, request):
+        return request.user.has_perm("orders.add_statuschange")
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    list_display = ["requested_at", "order", "action", "state", "reason", "proposed", "requested_by", "approved_by",
+                    "attempts", "message"]
+    list_filter = ["state", "action", "proposed", "requested_at"]
+    list_select_related = ["order", "requested_by", "approved_by"]
+    search_fields = ["=order__code", "message"]
+    readonly_fields = [field.name for field in StatusChange._meta.fields]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False  # requested from the order page or its list
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Approve and send to Kaspi"), permissions=["approve"])
+    def approve(self, request, queryset):
+        self._apply(request, queryset, services.status_change_approve, _("%d changes approved and queued."))
+
+    @admin.action(description=_("Reject"), permissions=["approve"])
+    def reject(self, request, queryset):
+        self._apply(request, queryset, services.status_change_reject, _("%d changes rejected."))
+
+    def _apply(self, request, queryset, service, done_message):
+        done = 0
+        for change in queryset.select_related("order"):
+            try:
+                service(change=change, user=request.user)
+                done += 1
+            except services.StatusChangeRefused as exc:
+                self.message_user(request, f"№{change.order.code}: {exc}", messages.WARNING)
+        self.message_user(request, done_message % done)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("orders.approve_statuschange")
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(ReadOnlyLogAdmin):
+    list_display = ["at", "order", "status", "state", "text", "user"]
+    list_filter = ["status", "at"]
+    list_select_related = ["order", "user"]
+    search_fields = ["=order__code", "text"]
