@@ -48,3 +48,18 @@ def make_product(db):
         return Product.objects.create(article=article, **{**defaults, **fields})
 
     return make
+
+
+@pytest.fixture
+def sandbox(settings):
+    """The project's own fake Al-Style and Kaspi, with the settings pointing at it."""
+    from kaspiconnect.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=0, products=300, orders=120, order_days=30, seed=7).start()
+    server.state.slow_seconds = 0.6
+    server.state.drop_seconds = 0.6
+    settings.ALSTYLE_API_URL = server.alstyle_url
+    settings.KASPI_API_URL = server.kaspi_url
+    settings.HTTP_TIMEOUT = 0.4
+    yield server
+    server.stop()

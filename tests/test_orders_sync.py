@@ -1,0 +1,166 @@
+"""Order import through the real Kaspi client against the sandbox."""
+
+import threading
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+import pytest
+from django.db import connection
+
+from catalog.models import SyncRun
+from catalog.services import catalog_sync
+from kaspiconnect.locks import JobBusy
+from orders.models import Order, OrderEntry, OrderEvent, StatusChange
+from orders.services import orders_sync, windows
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def order_list_requests(sandbox):
+    return [r for r in sandbox.state.kaspi_requests if r.method == "GET" and r.path == "/orders"]
+
+
+def assert_kaspi_rules_kept(sandbox):
+    for request in order_list_requests(sandbox):
+        params = request.params
+        assert int(params["page[size]"]) <= 100
+        if "filter[orders][code]" not in params:
+            low = int(params["filter[orders][creationDate][$ge]"])
+            high = int(params["filter[orders][creationDate][$le]"])
+            assert 0 <= high - low <= 14 * DAY_MS
+
+
+def test_windows_never_exceed_fourteen_days():
+    from django.utils import timezone
+
+    until = timezone.now()
+    parts = list(windows(until - timedelta(days=60), until))
+    assert len(parts) == 5
+    assert all(high - low < timedelta(days=14) for low, high in parts)
+    assert parts[0][0] == until - timedelta(days=60) and parts[-1][1] == until
+    assert all(b[0] - a[1] == timedelta(milliseconds=1) for a, b in zip(parts, parts[1:]))
+
+
+def test_it_imports_every_order_with_its_lines(db, sandbox):
+    catalog_sync()
+    run = orders_sync(days=30)
+    assert run.outcome == "ok"
+    assert Order.objects.count() == len(sandbox.state.kaspi_orders)
+    kaspi_entries = sum(len(order["entries"]) for order in sandbox.state.kaspi_orders)
+    assert OrderEntry.objects.count() == kaspi_entries
+    linked = OrderEntry.objects.filter(product__isnull=False).count()
+    assert linked >= kaspi_entries * 0.8
+    entry = OrderEntry.objects.filter(product__isnull=False).first()
+    assert entry.name and entry.unit_price > 0 and entry.total_price >= entry.unit_price
+    order = Order.objects.exclude(customer_phone="").first()
+    assert order.customer_name and order.created_at_kaspi
+    assert_kaspi_rules_kept(sandbox)
+
+
+def test_a_second_run_creates_nothing(db, sandbox):
+    orders_sync(days=30)
+    run = orders_sync(days=30)
+    assert (run.created, run.updated) == (0, 0)
+    assert Order.objects.count() == len(sandbox.state.kaspi_orders)
+
+
+def test_the_first_run_reads_the_configured_days_and_later_runs_start_at_the_watermark(db, sandbox, settings):
+    settings.ORDERS_FIRST_DAYS = 3
+    orders_sync()
+    lows = {int(r.params["filter[orders][creationDate][$ge]"]) for r in order_list_requests(sandbox)}
+    first_since = min(lows)
+    sandbox.state.kaspi_requests.clear()
+    orders_sync()
+    later = min(int(r.params["filter[orders][creationDate][$ge]"]) for r in order_list_requests(sandbox)
+                if "filter[orders][creationDate][$ge]" in r.params)
+    assert later > first_since + 2 * DAY_MS  # from the last run minus the overlap, not 3 days back
+    assert Order.objects.filter(created_at_kaspi__lt=Order.objects.latest("created_at_kaspi").created_at_kaspi
+                                - timedelta(days=3, minutes=1)).count() == 0
+
+
+def test_it_records_a_status_changed_at_kaspi(db, sandbox):
+    order = sandbox.state.add_order()
+    orders_sync(days=2)
+    order["attributes"].update(status="CANCELLED", state="ARCHIVE")
+    run = orders_sync(days=2)
+    assert run.updated == 1
+    local = Order.objects.get(code=order["attributes"]["code"])
+    assert local.status == "CANCELLED"
+    assert local.events.filter(text__contains="→ CANCELLED").exists()
+
+
+def test_it_refreshes_open_orders_older_than_the_window(db, sandbox):
+    order = sandbox.state.add_order(creationDate=sandbox_ms(days_ago=20))
+    orders_sync(days=25)
+    order["attributes"].update(status="ACCEPTED_BY_MERCHANT", state="PICKUP")
+    orders_sync(days=1)
+    assert Order.objects.get(code=order["attributes"]["code"]).status == "ACCEPTED_BY_MERCHANT"
+
+
+def sandbox_ms(days_ago):
+    from django.utils import timezone
+
+    return int((timezone.now() - timedelta(days=days_ago)).timestamp() * 1000)
+
+
+def test_it_proposes_accept_or_cancel_for_new_paid_orders(db, sandbox):
+    catalog_sync()
+    from catalog.models import Product
+
+    in_stock = Product.objects.filter(supplier_stock__gte=5, publish=True, purchase_price__gt=1).first()
+    sold_out = Product.objects.filter(supplier_stock=0).first()
+    in_stock.price = sold_out.price = 1000
+    in_stock.save()
+    sold_out.save()
+    good = sandbox.state.add_order(entries=[(in_stock.sku, 1)])
+    bad = sandbox.state.add_order(entries=[(in_stock.sku, 1), (sold_out.sku, 1)])
+    orders_sync(days=1)
+    good_change = StatusChange.objects.get(order__code=good["attributes"]["code"])
+    bad_change = StatusChange.objects.get(order__code=bad["attributes"]["code"])
+    assert (good_change.action, good_change.state, good_change.proposed) == ("accept", "pending", True)
+    assert (bad_change.action, bad_change.reason) == ("cancel", "MERCHANT_OUT_OF_STOCK")
+    assert sold_out.sku in bad_change.comment
+    orders_sync(days=1)
+    assert StatusChange.objects.count() == StatusChange.objects.values("order").distinct().count()
+
+
+def test_a_failed_import_keeps_what_it_stored_and_does_not_move_the_watermark(db, sandbox, settings):
+    settings.HTTP_RETRIES = 0
+    sandbox.state.kaspi_down = True
+    with pytest.raises(Exception, match="503"):
+        orders_sync(days=30)
+    run = SyncRun.objects.get(kind="orders")
+    assert run.outcome == "failed" and "503" in run.error
+    sandbox.state.kaspi_down = False
+    orders_sync(days=30)
+    assert Order.objects.count() == len(sandbox.state.kaspi_orders)
+
+
+def test_it_converges_with_twenty_percent_failures(db, sandbox, settings):
+    settings.HTTP_RETRIES = 2
+    sandbox.state.fail_rate = 0.2
+    for _ in range(6):
+        try:
+            orders_sync(days=30)
+            break
+        except Exception:
+            continue
+    sandbox.state.fail_rate = 0
+    orders_sync(days=30)
+    assert Order.objects.count() == len(sandbox.state.kaspi_orders)
+    assert OrderEntry.objects.count() == sum(len(o["entries"]) for o in sandbox.state.kaspi_orders)
+    assert Order.objects.filter(entries_loaded=False).count() == 0
+
+
+def test_a_second_run_while_one_is_running_is_refused(db, sandbox):
+    from kaspiconnect.locks import job_lock
+
+    with job_lock("orders-sync"):
+        with pytest.raises(JobBusy):
+            orders_sync(days=1)
+
+
+def test_it_names_the_missing_token(db, settings):
+    settings.KASPI_TOKEN = ""
+    with pytest.raises(Exception, match="KASPI_TOKEN is not set"):
+        orders_sync(days=1)

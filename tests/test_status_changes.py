@@ -1,0 +1,279 @@
+"""Status changes: approval rules, the three transitions end to end, sending exactly once."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from orders.models import Order, StatusChange
+from orders.services import (
+    StatusChangeRefused,
+    order_import_by_code,
+    status_change_approve,
+    status_change_reject,
+    status_change_request,
+    status_change_send,
+    status_changes_push,
+)
+
+
+@pytest.fixture
+def staff(db):
+    user = User.objects.create_user("staff", password="pw-123456", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["approve_statuschange", "add_statuschange",
+                                                                       "view_order", "view_statuschange"]))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def clerk(db):
+    user = User.objects.create_user("clerk", password="pw-123456", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["add_statuschange", "view_order"]))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def new_order(db, sandbox):
+    """A paid order at Kaspi, imported here."""
+    kaspi = sandbox.state.add_order()
+    return order_import_by_code(code=kaspi["attributes"]["code"]), kaspi
+
+
+def send(change):
+    return status_change_send(change_id=change.pk)
+
+
+def posts(sandbox, code):
+    return [p for p in sandbox.state.status_posts if p.code == code]
+
+
+def test_it_accepts_an_order_after_approval(sandbox, new_order, staff):
+    order, kaspi = new_order
+    change = status_change_request(order=order, action="accept", user=staff)
+    assert posts(sandbox, order.code) == []  # nothing leaves before approval
+    status_change_approve(change=change, user=staff, queue=False)
+    change = send(change)
+    assert (change.state, change.approved_by) == ("done", staff)
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+    assert Order.objects.get(pk=order.pk).status == "ACCEPTED_BY_MERCHANT"
+    assert [p.status for p in posts(sandbox, order.code)] == ["ACCEPTED_BY_MERCHANT"]
+
+
+def approved(order, user, **fields):
+    change = status_change_request(order=order, user=user, **fields)
+    return send(status_change_approve(change=change, user=user, queue=False))
+
+
+def test_it_completes_in_two_steps_with_the_buyers_code(sandbox, new_order, staff):
+    order, kaspi = new_order
+    approved(order, staff, action="accept")
+    order.refresh_from_db()
+    step_one = approved(order, staff, action="complete")
+    assert step_one.state == "done" and "code" in step_one.message
+    code = sandbox.state.security_codes[order.code]
+    order.refresh_from_db()
+    assert order.status == "ACCEPTED_BY_MERCHANT"
+    step_two = approved(order, staff, action="complete", security_code=code)
+    assert step_two.state == "done"
+    assert kaspi["attributes"]["status"] == "COMPLETED"
+    assert Order.objects.get(pk=order.pk).status == "COMPLETED"
+
+
+def test_a_wrong_code_fails_with_kaspis_message(sandbox, new_order, staff):
+    order, kaspi = new_order
+    approved(order, staff, action="accept")
+    order.refresh_from_db()
+    approved(order, staff, action="complete")
+    wrong = approved(order, staff, action="complete", security_code="0000" if
+                     sandbox.state.security_codes[order.code] != "0000" else "1111")
+    assert wrong.state == "failed"
+    assert "Security code is not valid" in wrong.message
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+
+
+def test_it_cancels_with_a_reason_and_comment(sandbox, new_order, staff):
+    order, kaspi = new_order
+    change = approved(order, staff, action="cancel", reason="BUYER_NOT_REACHABLE", comment="не отвечает")
+    assert change.state == "done"
+    assert kaspi["attributes"]["status"] == "CANCELLED"
+    sent = posts(sandbox, order.code)[0]
+    assert sent.attributes["cancellationReason"] == "BUYER_NOT_REACHABLE"
+    assert sent.attributes["cancellationComment"] == "не отвечает"
+
+
+def test_kaspis_refusal_ends_in_a_failed_change_with_its_message(sandbox, new_order, staff):
+    order, kaspi = new_order
+    kaspi["attributes"]["status"] = "CANCELLED"  # cancelled at Kaspi, not yet seen here
+    change = approved(order, staff, action="accept")
+    assert change.state == "failed"
+    assert change.message and "HTTP 400" in change.message
+    assert Order.objects.get(pk=order.pk).status == "APPROVED_BY_BANK"
+
+
+@pytest.mark.parametrize("status, action, fields", [
+    ("COMPLETED", "accept", {}),
+    ("CANCELLED", "complete", {}),
+    ("APPROVED_BY_BANK", "complete", {}),
+    ("COMPLETED", "cancel", {"reason": "BUYER_NOT_REACHABLE"}),
+    ("APPROVED_BY_BANK", "cancel", {}),
+    ("APPROVED_BY_BANK", "cancel", {"reason": "SOMETHING"}),
+    ("APPROVED_BY_BANK", "cancel", {"reason": "BUYER_NOT_REACHABLE", "comment": "x" * 1001}),
+    ("ACCEPTED_BY_MERCHANT", "complete", {"security_code": "12ab"}),
+])
+def test_it_refuses_what_kaspi_would_refuse_before_sending(sandbox, new_order, staff, status, action, fields):
+    order, _ = new_order
+    order.status = status
+    with pytest.raises(StatusChangeRefused):
+        status_change_request(order=order, action=action, user=staff, **fields)
+    assert sandbox.state.status_posts == []
+
+
+def test_only_users_with_the_permission_approve(sandbox, new_order, clerk):
+    order, _ = new_order
+    change = status_change_request(order=order, action="accept", user=clerk)
+    with pytest.raises(StatusChangeRefused, match="may not approve"):
+        status_change_approve(change=change, user=clerk, queue=False)
+    assert StatusChange.objects.get(pk=change.pk).state == "pending"
+
+
+def test_the_four_eyes_rule_needs_a_second_person(sandbox, new_order, staff, clerk, settings):
+    settings.ORDERS_FOUR_EYES = True
+    order, _ = new_order
+    change = status_change_request(order=order, action="accept", user=staff)
+    with pytest.raises(StatusChangeRefused, match="four-eyes"):
+        status_change_approve(change=change, user=staff, queue=False)
+    status_change_reject(change=change, user=staff)
+    other = status_change_request(order=order, action="accept", user=clerk)
+    assert status_change_approve(change=other, user=staff, queue=False).state == "approved"
+
+
+def test_a_hand_request_supersedes_a_different_proposal(sandbox, new_order, staff):
+    order, _ = new_order
+    proposal = status_change_request(order=order, action="cancel", user=None, proposed=True,
+                                     reason="MERCHANT_OUT_OF_STOCK")
+    mine = status_change_request(order=order, action="accept", user=staff)
+    assert StatusChange.objects.get(pk=proposal.pk).state == "superseded"
+    assert mine.state == "pending"
+
+
+def test_a_hand_request_matching_the_proposal_reuses_it(sandbox, new_order, staff):
+    order, _ = new_order
+    proposal = status_change_request(order=order, action="accept", user=None, proposed=True)
+    assert status_change_request(order=order, action="accept", user=staff).pk == proposal.pk
+
+
+def test_rejecting_sends_nothing(sandbox, new_order, staff):
+    order, _ = new_order
+    change = status_change_request(order=order, action="accept", user=staff)
+    status_change_reject(change=change, user=staff)
+    assert StatusChange.objects.get(pk=change.pk).state == "rejected"
+    assert status_changes_push() == {state: 0 for state in StatusChange.State.values}
+    assert sandbox.state.status_posts == []
+
+
+def test_a_double_send_sends_once(sandbox, new_order, staff):
+    order, _ = new_order
+    change = status_change_request(order=order, action="accept", user=staff)
+    status_change_approve(change=change, user=staff, queue=False)
+    send(change)
+    send(change)
+    status_changes_push()
+    assert len(posts(sandbox, order.code)) == 1
+    with pytest.raises(StatusChangeRefused):
+        status_change_approve(change=change, user=staff, queue=False)
+
+
+@pytest.mark.parametrize("kind", ["502", "slow"])
+def test_an_applied_change_whose_answer_was_lost_is_read_back_not_resent(sandbox, new_order, staff, kind):
+    order, kaspi = new_order
+    sandbox.state.apply_then_fail_next = 1
+    sandbox.state.apply_then_fail_kind = kind
+    change = approved(order, staff, action="accept")
+    assert change.state == "uncertain"
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+    status_changes_push()
+    change.refresh_from_db()
+    assert change.state == "done" and "read back" in change.message
+    assert len(posts(sandbox, order.code)) == 1
+
+
+def test_a_change_that_was_not_applied_is_sent_again_after_the_read_back(sandbox, new_order, staff, settings):
+    order, kaspi = new_order
+    sandbox.state.kaspi_down = True
+    settings.HTTP_RETRIES = 0
+    change = approved(order, staff, action="accept")
+    assert change.state == "uncertain"
+    sandbox.state.kaspi_down = False
+    status_changes_push()
+    change.refresh_from_db()
+    assert change.state == "done" and change.attempts == 2
+    assert len(posts(sandbox, order.code)) == 1
+
+
+def test_it_gives_up_after_the_configured_attempts(sandbox, new_order, staff, settings):
+    order, _ = new_order
+    settings.STATUS_MAX_ATTEMPTS = 2
+    settings.HTTP_RETRIES = 0
+    sandbox.state.kaspi_down = True
+    change = approved(order, staff, action="accept")
+    status_changes_push()
+    change.refresh_from_db()
+    assert change.state == "failed" and "gave up after 2 attempts" in change.message
+
+
+def test_no_change_is_sent_twice_or_lost_with_twenty_percent_failures(db, sandbox, staff, settings):
+    settings.HTTP_RETRIES = 1
+    orders = [order_import_by_code(code=sandbox.state.add_order()["attributes"]["code"]) for _ in range(15)]
+    sandbox.state.fail_rate = 0.2
+    sandbox.state.fault_kinds = ("500", "502", "bad_json", "slow")
+    for order in orders:
+        change = status_change_request(order=order, action="accept", user=staff)
+        try:
+            send(status_change_approve(change=change, user=staff, queue=False))
+        except Exception:
+            pass
+    for _ in range(10):
+        try:
+            status_changes_push()
+        except Exception:
+            continue
+    sandbox.state.fail_rate = 0
+    status_changes_push()
+    assert set(StatusChange.objects.values_list("state", flat=True)) == {"done"}
+    for order in orders:
+        applied = [p for p in posts(sandbox, order.code) if p.http_status == 200]
+        assert len(applied) == 1, order.code
+
+
+def test_order_status_command_accepts_completes_and_cancels(db, sandbox, staff):
+    first = sandbox.state.add_order()["attributes"]["code"]
+    call_command("order_status", first, "accept", "--approved-by", "staff")
+    call_command("order_status", first, "complete", "--approved-by", "staff")
+    code = sandbox.state.security_codes[first]
+    call_command("order_status", first, "complete", "--security-code", code, "--approved-by", "staff")
+    assert Order.objects.get(code=first).status == "COMPLETED"
+    second = sandbox.state.add_order()["attributes"]["code"]
+    call_command("order_status", second, "cancel", "--reason", "BUYER_CANCELLATION_BY_MERCHANT",
+                 "--approved-by", "staff")
+    assert Order.objects.get(code=second).status == "CANCELLED"
+
+
+def test_order_status_command_fails_loudly_on_refusals(sandbox, staff):
+    code = sandbox.state.add_order()["attributes"]["code"]
+    with pytest.raises(CommandError, match="Kaspi allows complete only from"):
+        call_command("order_status", code, "complete", "--security-code", "1234", "--approved-by", "staff")
+    call_command("order_status", code, "accept", "--approved-by", "staff")
+    call_command("order_status", code, "complete", "--approved-by", "staff")
+    with pytest.raises(CommandError, match="Security code is not valid"):
+        call_command("order_status", code, "complete", "--security-code", "99999", "--approved-by", "staff")
+    with pytest.raises(CommandError, match="no active user"):
+        call_command("order_status", code, "accept", "--approved-by", "nobody")
+    with pytest.raises(CommandError, match="Kaspi has no order"):
+        call_command("order_status", "999999999", "accept", "--approved-by", "staff")
+
+
+def test_order_status_command_respects_permissions(sandbox, clerk):
+    code = sandbox.state.add_order()["attributes"]["code"]
+    with pytest.raises(CommandError, match="may not approve"):
+        call_command("order_status", code, "accept", "--approved-by", "clerk")
+    assert sandbox.state.status_posts == []
