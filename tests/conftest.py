@@ -8,6 +8,14 @@ _articles = itertools.count(50000)
 
 
 @pytest.fixture(autouse=True)
+def _queue_runs_inline(monkeypatch):
+    """Queued tasks run at once, in the test's process (django-q2 reads its config at import)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     """Every test gets its own feed folder and state folder, and never waits for rate limits."""
     settings.FEED_DIR = tmp_path / "feeds"

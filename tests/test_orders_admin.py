@@ -1,0 +1,116 @@
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from orders.models import Order, OrderEvent, StatusChange
+from orders.services import orders_sync, status_change_request
+
+
+@pytest.fixture
+def imported(db, sandbox):
+    orders_sync(days=30)
+    return Order.objects.all()
+
+
+@pytest.mark.parametrize("model", [Order, StatusChange, OrderEvent])
+def test_every_order_page_opens_for_a_superuser(admin_client, imported, model):
+    meta = model._meta
+    assert admin_client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")).status_code == 200
+    obj = model.objects.first()
+    if obj is not None:
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+        assert admin_client.get(url).status_code == 200
+
+
+def test_the_order_list_costs_a_constant_number_of_queries(admin_client, imported, django_assert_max_num_queries):
+    url = reverse("admin:orders_order_changelist")
+    with django_assert_max_num_queries(20) as first:
+        admin_client.get(url)
+    Order.objects.filter(pk__in=Order.objects.values("pk")[:10]).update(status="APPROVED_BY_BANK")
+    for order in Order.objects.filter(status="APPROVED_BY_BANK")[:10]:
+        StatusChange.objects.filter(order=order).delete()
+        status_change_request(order=order, action="accept", user=None, proposed=True)
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        response = admin_client.get(url)
+    assert "accept" in response.content.decode().lower() or "принять" in response.content.decode().lower()
+
+
+@pytest.mark.parametrize("field", ["code", "customer_phone", "customer_name"])
+def test_it_finds_orders_by_code_phone_and_customer(admin_client, imported, field):
+    order = imported.exclude(customer_phone="").first()
+    response = admin_client.get(reverse("admin:orders_order_changelist"), {"q": getattr(order, field)})
+    assert order in list(response.context["cl"].result_list)
+
+
+def test_it_finds_orders_by_sku(admin_client, imported):
+    order = imported.filter(entries__isnull=False).first()
+    sku = order.entries.first().sku
+    response = admin_client.get(reverse("admin:orders_order_changelist"), {"q": sku})
+    assert order in list(response.context["cl"].result_list)
+
+
+def test_the_order_page_requests_and_approves_a_change(admin_client, imported, sandbox, django_capture_on_commit_callbacks):
+    kaspi = sandbox.state.add_order()
+    orders_sync(days=1)
+    order = Order.objects.get(code=kaspi["attributes"]["code"])
+    StatusChange.objects.filter(order=order).delete()
+    status_url = reverse("admin:orders_order_status", args=[order.pk])
+    admin_client.post(status_url, {"action": "cancel", "reason": "BUYER_NOT_REACHABLE", "comment": "нет связи"})
+    change = StatusChange.objects.get(order=order)
+    assert (change.action, change.state) == ("cancel", "pending")
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert 'id="approve-change"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(status_url, {"decision": "approve", "change": change.pk})
+    change.refresh_from_db()
+    assert change.state == "done"
+    assert kaspi["attributes"]["status"] == "CANCELLED"
+
+
+def test_the_approve_action_is_refused_without_the_permission(client, imported, sandbox):
+    order = imported.filter(status="APPROVED_BY_BANK").first() or imported.first()
+    order.status = "APPROVED_BY_BANK"
+    order.save()
+    StatusChange.objects.filter(order=order).delete()
+    change = status_change_request(order=order, action="accept", user=None, proposed=True)
+    clerk = User.objects.create_user("clerk", password="pw-123456", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_statuschange", "view_order",
+                                                                        "add_statuschange"]))
+    client.force_login(clerk)
+    changelist = reverse("admin:orders_statuschange_changelist")
+    page = client.get(changelist).content.decode()
+    assert 'value="approve"' not in page
+    client.post(changelist, {"action": "approve", "_selected_action": [change.pk]})
+    assert StatusChange.objects.get(pk=change.pk).state == "pending"
+    client.post(reverse("admin:orders_order_status", args=[order.pk]), {"decision": "approve", "change": change.pk})
+    assert StatusChange.objects.get(pk=change.pk).state == "pending"
+
+
+def test_bulk_approval_from_the_list(admin_client, imported, sandbox, django_capture_on_commit_callbacks):
+    codes = [sandbox.state.add_order()["attributes"]["code"] for _ in range(3)]
+    orders_sync(days=1)
+    Order.objects.filter(code__in=codes)
+    changes = StatusChange.objects.filter(order__code__in=codes, state="pending")
+    assert changes.count() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:orders_statuschange_changelist"),
+                          {"action": "approve", "_selected_action": list(changes.values_list("pk", flat=True))})
+    assert set(StatusChange.objects.filter(order__code__in=codes).values_list("state", flat=True)) == {"done"}
+
+
+def test_bulk_request_actions_on_the_order_list(admin_client, imported, sandbox):
+    code = sandbox.state.add_order()["attributes"]["code"]
+    orders_sync(days=1)
+    order = Order.objects.get(code=code)
+    admin_client.post(reverse("admin:orders_order_changelist"),
+                      {"action": "request_cancel_out_of_stock", "_selected_action": [order.pk]})
+    change = StatusChange.objects.get(order=order, state="pending")
+    assert (change.action, change.reason) == ("cancel", "MERCHANT_OUT_OF_STOCK")
+
+
+def test_order_money_and_kaspi_fields_are_read_only(admin_client, imported):
+    order = imported.first()
+    total = order.total_price
+    admin_client.post(reverse("admin:orders_order_change", args=[order.pk]), {"total_price": 1, "code": "x"})
+    order.refresh_from_db()
+    assert order.total_price == total
