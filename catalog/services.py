@@ -7,11 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from kaspiconnect.http import ApiError
+from kaspiconnect.locks import job_lock
 
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product, SyncRun
 from .pricing import RuleBook, guard_holds
-from .supplier import BadRecord, category_parents, make_sku, parse_item
+from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_money, parse_stock
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ def catalog_sync(*, client=None, progress=None):
     whose supplier data changed, so an unchanged catalogue writes no product at all.
     """
     client = client or AlstyleClient()
+    with job_lock("supplier"):
+        return _catalog_sync(client, progress)
+
+
+def _catalog_sync(client, progress):
     run = SyncRun.objects.create(kind=SyncRun.Kind.CATALOG)
     notes = []
     try:
@@ -72,6 +78,61 @@ def catalog_sync(*, client=None, progress=None):
         run.notes = "\n".join(notes[:200])
         run.save()
     return run
+
+
+def stock_refresh(*, client=None):
+    """The cheap refresh: stock and prices for the whole catalogue in one `quantity-price` call.
+
+    Only known products are touched (new ones wait for the full sync); rows whose numbers did not
+    change are not written; changed purchase prices go through the pricing rules.
+    """
+    client = client or AlstyleClient()
+    with job_lock("supplier"):
+        return _stock_refresh(client)
+
+
+def _stock_refresh(client):
+    run = SyncRun.objects.create(kind=SyncRun.Kind.STOCK)
+    try:
+        answer = client.quantity_price()
+        run.received = len(answer)
+        if not answer:
+            raise SyncError("the supplier returned no stock; nothing was changed")
+        with transaction.atomic():
+            changed, run.skipped, run.unchanged = _apply_stock(answer)
+            run.updated = len(changed)
+            products_reprice(queryset=Product.objects.filter(pk__in=changed))
+        run.outcome = SyncRun.Outcome.OK
+    except (ApiError, SyncError) as exc:
+        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
+        raise SyncError(str(exc)) from exc
+    finally:
+        run.requests, run.finished = client.requests, timezone.now()
+        run.save()
+    return run
+
+
+def _apply_stock(answer):
+    rows = Product.objects.values_list("id", "article", "supplier_quantity", "purchase_price", "retail_price")
+    changed, skipped, unchanged = [], 0, 0
+    for pk, article, quantity, purchase, retail in rows.iterator(chunk_size=2000):
+        numbers = answer.get(str(article))
+        if not isinstance(numbers, dict):
+            skipped += 1
+            continue
+        new_quantity = str(numbers.get("quantity", quantity) or "0")[:32]
+        new_purchase = parse_money(numbers.get("price1")) or purchase
+        new_retail = parse_money(numbers.get("price2"))
+        if new_retail is not None and new_purchase and new_retail < new_purchase:
+            new_retail = None
+        if (new_quantity, new_purchase, new_retail) == (quantity, purchase, retail):
+            unchanged += 1
+            continue
+        changed.append(Product(pk=pk, supplier_quantity=new_quantity, supplier_stock=parse_stock(new_quantity),
+                               purchase_price=new_purchase, retail_price=new_retail))
+    Product.objects.bulk_update(changed, ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price"],
+                                batch_size=BATCH)
+    return [product.pk for product in changed], skipped, unchanged
 
 
 def _parse_all(raw, notes):

@@ -50,8 +50,8 @@ def parse_item(raw):
     if not name:
         raise BadRecord(f"article {article}: no name")
     warnings = []
-    purchase = _money(raw.get("price1"))
-    retail = _money(raw.get("price2"))
+    purchase = parse_money(raw.get("price1"))
+    retail = parse_money(raw.get("price2"))
     if retail is not None and purchase is not None and purchase > 1 and retail < purchase:
         warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
         retail = None
@@ -94,7 +94,7 @@ def _article(value):
     return article
 
 
-def _money(value):
+def parse_money(value):
     """Whole tenge, half up; None for missing, zero, negative or unparseable."""
     if value is None or isinstance(value, bool):
         return None

@@ -119,8 +119,16 @@ ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
 STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")
 
 # --- schedules (minutes) ------------------------------------------------------------------------
-CATALOG_SYNC_MINUTES = _read("CATALOG_SYNC_MINUTES", env.int, 60, lambda v: v >= 1, "minutes >= 1")
-FEED_BUILD_MINUTES = _read("FEED_BUILD_MINUTES", env.int, 30, lambda v: v >= 1, "minutes >= 1")
+def _minutes(name, default):
+    return _read(name, env.int, default, lambda v: 1 <= v <= 10080, "minutes from 1 to 10080")
+
+
+STOCK_REFRESH_MINUTES = _minutes("STOCK_REFRESH_MINUTES", 30)  # the cheap quantity-price call
+CATALOG_SYNC_MINUTES = _minutes("CATALOG_SYNC_MINUTES", 1440)  # the full catalogue, daily
+FEED_BUILD_MINUTES = _minutes("FEED_BUILD_MINUTES", 15)  # also after every supplier sync
+ORDERS_SYNC_MINUTES = _minutes("ORDERS_SYNC_MINUTES", 5)
+STATUS_PUSH_MINUTES = _minutes("STATUS_PUSH_MINUTES", 2)  # approved changes also go at once
+ALERT_CHECK_MINUTES = _minutes("ALERT_CHECK_MINUTES", 5)
 
 # --- Django -------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -199,8 +207,8 @@ REDIS_URL = _read("REDIS_URL", env.str, "")
 Q_CLUSTER = {
     "name": "kaspiconnect",
     "workers": _read("Q_WORKERS", env.int, 2),
-    "timeout": 900,  # the longest job (a full catalogue at 5 s a page) must fit
-    "retry": 960,  # must exceed timeout, or a slow job is started twice
+    "timeout": 3600,  # the longest job, a full catalogue at 5 s a page, must fit
+    "retry": 3660,  # above timeout, or a slow job would be handed out twice
     "max_attempts": 2,
     "catch_up": False,
     "save_limit": 500,

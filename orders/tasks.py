@@ -1,10 +1,15 @@
 """Queue entry points: thin wrappers that call the services (schedules name these paths)."""
 
+from kaspiconnect.locks import JobBusy, job_lock
+
 from . import services
 
 
 def sync_orders():
-    run = services.orders_sync()
+    try:
+        run = services.orders_sync()
+    except JobBusy as exc:
+        return f"skipped: {exc}"
     return f"{run.received} read, {run.created} new, {run.updated} updated"
 
 
@@ -14,4 +19,8 @@ def send_status_change(change_id):
 
 
 def push_status_changes():
-    return services.status_changes_push()
+    try:
+        with job_lock("status-push"):
+            return services.status_changes_push()
+    except JobBusy as exc:
+        return f"skipped: {exc}"
