@@ -12,7 +12,7 @@ from kaspiconnect.locks import job_lock
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product, SyncRun
 from .pricing import RuleBook, guard_holds
-from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_money, parse_stock
+from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, parse_stock
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,7 @@ def _apply_stock(answer):
         if not isinstance(numbers, dict):
             skipped += 1
             continue
-        new_quantity = str(numbers.get("quantity", quantity) or "0")[:32]
-        new_purchase = parse_money(numbers.get("price1")) or purchase
-        new_retail = parse_money(numbers.get("price2"))
-        if new_retail is not None and new_purchase and new_retail < new_purchase:
-            new_retail = None
+        new_quantity, new_purchase, new_retail, _ = parse_numbers(numbers, article)
         if (new_quantity, new_purchase, new_retail) == (quantity, purchase, retail):
             unchanged += 1
             continue

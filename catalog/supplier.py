@@ -49,13 +49,7 @@ def parse_item(raw):
     name = clean_text(raw.get("name")) or clean_text(raw.get("full_name"))
     if not name:
         raise BadRecord(f"article {article}: no name")
-    warnings = []
-    purchase = parse_money(raw.get("price1"))
-    retail = parse_money(raw.get("price2"))
-    if retail is not None and purchase is not None and purchase > 1 and retail < purchase:
-        warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
-        retail = None
-    quantity = clean_text(raw.get("quantity"))[:32]
+    quantity, purchase, retail, warnings = parse_numbers(raw, article)
     item = SupplierItem(
         article=article,
         article_pn=clean_text(raw.get("article_pn"), 255),
@@ -64,12 +58,23 @@ def parse_item(raw):
         brand=clean_text(raw.get("brand"), 255),
         category_id=_int_or_none(raw.get("category")),
         purchase_price=purchase,
-        retail_price=retail or None,
+        retail_price=retail,
         quantity=quantity,
         stock=parse_stock(quantity),
         is_new=str(raw.get("isnew") or "0").strip() in ("1", "true", "True"),
     )
     return item, warnings
+
+
+def parse_numbers(raw, article):
+    """(quantity text, purchase price, retail price, warnings) from a record or a quantity-price entry."""
+    warnings = []
+    purchase = parse_money(raw.get("price1"))
+    retail = parse_money(raw.get("price2"))
+    if retail is not None and purchase is not None and purchase > 1 and retail < purchase:
+        warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
+        retail = None
+    return clean_text(raw.get("quantity"))[:32], purchase, retail, warnings
 
 
 def parse_stock(quantity):

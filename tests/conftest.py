@@ -59,7 +59,7 @@ def make_product(db):
 
 
 @pytest.fixture
-def sandbox(settings):
+def sandbox(db, settings):
     """The project's own fake Al-Style and Kaspi, with the settings pointing at it."""
     from kaspiconnect.sandbox.server import SandboxServer
 
