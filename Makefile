@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DATABASE_URL=sqlite:///var/demo.sqlite3 FEED_DIR=var/demo-feeds
+# The concurrency tests run a second time against a real PostgreSQL (and Redis) when reachable.
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: install install-dev demo run test migrate clean
 
@@ -33,6 +35,11 @@ run: install  ## the real APIs, configured by .env
 
 test: install-dev
 	$(PY) -m pytest
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m postgres; \
+	else \
+		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: the PostgreSQL concurrency tests were skipped"; \
+	fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -206,6 +206,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 REDIS_URL = _read("REDIS_URL", env.str, "")
 Q_CLUSTER = {
     "name": "kaspiconnect",
+    "ALT_CLUSTERS": {},  # django-q2 expects it when Q_CLUSTER_NAME picks a separate queue
     "workers": _read("Q_WORKERS", env.int, 2),
     "timeout": 3600,  # the longest job, a full catalogue at 5 s a page, must fit
     "retry": 3660,  # above timeout, or a slow job would be handed out twice
