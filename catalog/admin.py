@@ -1,5 +1,5 @@
-from django.contrib import admin, messages
 from django import forms
+from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext

@@ -1,8 +1,7 @@
 """Order services: import from Kaspi, status changes with approval, stock held by open orders."""
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -251,7 +250,7 @@ def _int(value):
 def _moment(epoch_ms):
     if epoch_ms in (None, ""):
         return None
-    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
 
 
 def _address(value):
@@ -345,7 +344,8 @@ def _check_transition(order, action, reason, comment, security_code):
             f"{' or '.join(ALLOWED_FROM[action])}"
         )
     if action == StatusChange.Action.CANCEL and reason not in StatusChange.Reason.values:
-        raise StatusChangeRefused(f"a cancellation needs one of Kaspi's reasons: {', '.join(StatusChange.Reason.values)}")
+        reasons = ", ".join(StatusChange.Reason.values)
+        raise StatusChangeRefused(f"a cancellation needs one of Kaspi's reasons: {reasons}")
     if len(comment) > 1000:
         raise StatusChangeRefused("a cancellation comment may be at most 1000 characters")
     if security_code and not security_code.isdigit():

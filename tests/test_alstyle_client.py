@@ -92,7 +92,8 @@ def test_it_gives_up_after_the_configured_retries(settings):
 
 @responses.activate
 def test_it_masks_the_token_in_connection_errors():
-    responses.get(f"{BASE}/categories", body=requests.ConnectionError(f"{BASE}/categories?access-token=secret-token-123"))
+    leaky = requests.ConnectionError(f"{BASE}/categories?access-token=secret-token-123")
+    responses.get(f"{BASE}/categories", body=leaky)
     with pytest.raises(AlstyleError) as error:
         client(session=None).categories()
     assert "secret-token-123" not in str(error.value)

@@ -21,7 +21,8 @@ def test_it_opens_every_catalogue_page_for_a_superuser(admin_client, catalogue, 
     assert admin_client.get(changelist).status_code == 200
     obj = model.objects.first()
     if obj is not None:
-        assert admin_client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])).status_code == 200
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+        assert admin_client.get(url).status_code == 200
 
 
 def test_the_product_list_costs_a_constant_number_of_queries(admin_client, catalogue, make_product,

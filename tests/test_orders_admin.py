@@ -49,7 +49,8 @@ def test_it_finds_orders_by_sku(admin_client, imported):
     assert order in list(response.context["cl"].result_list)
 
 
-def test_the_order_page_requests_and_approves_a_change(admin_client, imported, sandbox, django_capture_on_commit_callbacks):
+def test_the_order_page_requests_and_approves_a_change(admin_client, imported, sandbox,
+                                                       django_capture_on_commit_callbacks):
     kaspi = sandbox.state.add_order()
     orders_sync(days=1)
     order = Order.objects.get(code=kaspi["attributes"]["code"])

@@ -1,16 +1,13 @@
 """Order import through the real Kaspi client against the sandbox."""
 
-import threading
 from datetime import timedelta
-from urllib.parse import parse_qs
 
 import pytest
-from django.db import connection
 
 from catalog.models import SyncRun
 from catalog.services import catalog_sync
 from kaspiconnect.locks import JobBusy
-from orders.models import Order, OrderEntry, OrderEvent, StatusChange
+from orders.models import Order, OrderEntry, StatusChange
 from orders.services import orders_sync, windows
 
 DAY_MS = 24 * 3600 * 1000

@@ -4,7 +4,7 @@ import pytest
 
 from catalog.models import Brand, Category, PriceChange, PricingRule, Product, Rounding
 from catalog.pricing import RuleBook, guard_holds, round_up, rule_price
-from catalog.services import products_confirm_price, products_reprice, product_set_price
+from catalog.services import product_set_price, products_confirm_price, products_reprice
 
 
 def rule(**fields):

@@ -8,4 +8,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         results = services.status_changes_push()
-        self.stdout.write(", ".join(f"{count} {state}" for state, count in results.items() if count) or "nothing to send")
+        summary = ", ".join(f"{count} {state}" for state, count in results.items() if count)
+        self.stdout.write(summary or "nothing to send")
