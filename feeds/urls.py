@@ -1,3 +1,9 @@
 from django.urls import path
 
-urlpatterns = []
+from . import views
+
+app_name = "feeds"
+
+urlpatterns = [
+    path("<str:token>/kaspi.xml", views.kaspi_feed, name="kaspi"),
+]

@@ -1,0 +1,99 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .models import FeedFetch, FeedRun
+from .services import feed_build
+
+_LEVELS = {FeedRun.Outcome.PUBLISHED: messages.SUCCESS, FeedRun.Outcome.DRY_RUN: messages.INFO}
+
+
+class LogAdmin(admin.ModelAdmin):
+    """A log written only by the code: nobody adds or edits rows; a superuser may clear them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(FeedRun)
+class FeedRunAdmin(LogAdmin):
+    list_display = [
+        "started", "outcome", "offers", "available_offers", "size", "changes", "duration", "valid", "short_reason",
+    ]
+    list_filter = ["outcome", "valid", "forced"]
+    date_hierarchy = "started"
+    actions = ["build_now", "publish_anyway"]
+    # Building does not act on the selected runs, so these actions also run with none selected.
+    unselected_actions = {"build_now", "publish_anyway"}
+
+    def changelist_view(self, request, extra_context=None):
+        action = request.POST.get("action")
+        if request.method == "POST" and action in self.unselected_actions:
+            available = self.get_actions(request)  # only those the user has permission for
+            if action in available:
+                available[action][0](self, request, self.get_queryset(request).none())
+                return HttpResponseRedirect(request.get_full_path())
+        extra_context = {
+            **(extra_context or {}), "feed_url": self.feed_url(request), "last_fetch": FeedFetch.objects.first(),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def feed_url(request):
+        """The address to paste into Kaspi's cabinet, or "" while FEED_TOKEN is not set."""
+        token = settings.FEED_TOKEN
+        return request.build_absolute_uri(reverse("feeds:kaspi", args=[token])) if token else ""
+
+    @admin.action(description=_("Build and publish now"), permissions=["view"])
+    def build_now(self, request, queryset):
+        self._build(request, force=False)
+
+    @admin.action(description=_("Publish anyway (override the safety guard)"), permissions=["override_guard"])
+    def publish_anyway(self, request, queryset):
+        self._build(request, force=True)
+
+    def has_override_guard_permission(self, request):
+        return request.user.has_perm("feeds.override_guard")
+
+    def _build(self, request, *, force):
+        run = feed_build(force=force, user=request.user)
+        message = _("Feed %(outcome)s: %(offers)d offers, %(available)d available.") % {
+            "outcome": run.get_outcome_display(), "offers": run.offers, "available": run.available_offers,
+        }
+        if run.reason:
+            message = f"{message} {run.reason}"
+        self.message_user(request, message, _LEVELS.get(run.outcome, messages.ERROR))
+
+    @admin.display(description=_("size"), ordering="bytes")
+    def size(self, run):
+        return filesizeformat(run.bytes)
+
+    @admin.display(description=_("changes"))
+    def changes(self, run):
+        return _("+%(added)d −%(removed)d, prices %(prices)d, stock %(stock)d") % {
+            "added": run.added, "removed": run.removed, "prices": run.price_changes, "stock": run.stock_changes,
+        }
+
+    @admin.display(description=_("duration"), ordering="duration_ms")
+    def duration(self, run):
+        return "" if run.duration_ms is None else f"{run.duration_ms / 1000:.1f} s"
+
+    @admin.display(description=_("reason"))
+    def short_reason(self, run):
+        return run.reason if len(run.reason) <= 80 else run.reason[:79] + "…"
+
+
+@admin.register(FeedFetch)
+class FeedFetchAdmin(LogAdmin):
+    list_display = ["at", "client_ip", "user_agent", "status", "bytes"]
+    list_filter = ["status"]
+    date_hierarchy = "at"

@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+from feeds.models import FeedRun
+from feeds.services import feed_build
+
+
+class Command(BaseCommand):
+    help = _("Build the Kaspi price list, validate it and publish it unless the safety guard holds it back.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help=_("Build and validate only; publish nothing."))
+        parser.add_argument(
+            "--force", action="store_true", help=_("Publish even if the safety guard would hold the feed back.")
+        )
+
+    def handle(self, *, dry_run, force, **options):
+        self.stdout.write(_("Building the feed…"))
+        run = feed_build(dry_run=dry_run, force=force)
+        self.stdout.write(
+            _(
+                "%(offers)d offers, %(available)d available, %(size)s; added %(added)d, removed %(removed)d, "
+                "price changes %(prices)d, stock changes %(stock)d; %(seconds).1f s."
+            )
+            % {
+                "offers": run.offers, "available": run.available_offers, "size": filesizeformat(run.bytes),
+                "added": run.added, "removed": run.removed, "prices": run.price_changes, "stock": run.stock_changes,
+                "seconds": (run.duration_ms or 0) / 1000,
+            }
+        )
+        if run.outcome not in (FeedRun.Outcome.PUBLISHED, FeedRun.Outcome.DRY_RUN):
+            raise CommandError(f"{run.get_outcome_display()}: {run.reason}")
+        self.stdout.write(self.style.SUCCESS(f"{run.get_outcome_display()}. {run.reason}".strip()))

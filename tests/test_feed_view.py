@@ -1,0 +1,150 @@
+import gzip
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils.http import http_date
+
+from catalog.models import Product
+from feeds.models import FeedFetch, FeedRun
+from feeds.services import feed_build
+
+TOKEN = "test-feed-token-0123456789"  # set by tests/conftest.py
+
+
+@pytest.fixture
+def url():
+    return reverse("feeds:kaspi", args=[TOKEN])
+
+
+@pytest.fixture
+def published(store, make_product):
+    make_product(sku="V1", name="Товар & Co")
+    run = feed_build()
+    assert run.outcome == FeedRun.Outcome.PUBLISHED
+    return run
+
+
+def body(response):
+    return b"".join(response.streaming_content)
+
+
+def test_it_has_a_stable_address():
+    assert reverse("feeds:kaspi", args=["abc"]) == "/feeds/abc/kaspi.xml"
+
+
+def test_it_answers_404_to_a_wrong_token_and_logs_nothing(client, published):
+    response = client.get(reverse("feeds:kaspi", args=["wrong-token-0123456789"]))
+
+    assert response.status_code == 404
+    assert not FeedFetch.objects.exists()
+
+
+def test_it_answers_404_when_no_token_is_configured(client, published, settings, url):
+    settings.FEED_TOKEN = ""
+
+    assert client.get(url).status_code == 404
+    assert not FeedFetch.objects.exists()
+
+
+def test_it_answers_503_before_the_first_publish(client, db, url):
+    response = client.get(url)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "600"
+    fetch = FeedFetch.objects.get()
+    assert (fetch.status, fetch.bytes, fetch.run) == (503, 0, None)
+
+
+def test_it_answers_503_when_the_published_file_is_gone(client, published, url):
+    (settings.FEED_DIR / "kaspi.xml").unlink()
+
+    assert client.get(url).status_code == 503
+
+
+def test_it_serves_the_published_file(client, published, url):
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml; charset=utf-8"
+    assert response["ETag"] == f'"{published.sha256}"'
+    assert response["Last-Modified"] == http_date(published.finished.timestamp())
+    assert "Accept-Encoding" in response["Vary"]
+    assert "Content-Encoding" not in response
+    content = body(response)
+    assert content == (settings.FEED_DIR / "kaspi.xml").read_bytes()
+    assert int(response["Content-Length"]) == len(content) == published.bytes
+
+
+def test_it_serves_the_gzipped_file_to_clients_that_accept_it(client, published, url):
+    response = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    assert response["Content-Type"] == "application/xml; charset=utf-8"
+    assert response["ETag"] == f'"{published.sha256}-gzip"'
+    assert gzip.decompress(body(response)) == (settings.FEED_DIR / "kaspi.xml").read_bytes()
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+def test_it_answers_304_to_a_matching_etag(client, published, url, encoding):
+    first = client.get(url, headers={"Accept-Encoding": encoding})
+
+    response = client.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": first["ETag"]})
+
+    assert response.status_code == 304
+    assert response["ETag"] == first["ETag"]
+    assert response.content == b""
+    assert [f.status for f in FeedFetch.objects.order_by("at")] == [200, 304]
+    assert FeedFetch.objects.order_by("at").last().bytes == 0
+
+
+def test_it_answers_304_when_not_modified_since(client, published, url):
+    last_modified = client.get(url)["Last-Modified"]
+
+    assert client.get(url, headers={"If-Modified-Since": last_modified}).status_code == 304
+
+
+def test_it_serves_a_new_feed_to_a_client_holding_the_old_etag(client, published, url):
+    old_etag = client.get(url)["ETag"]
+    Product.objects.update(price=999)
+    new = feed_build()
+
+    response = client.get(url, headers={"If-None-Match": old_etag})
+
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{new.sha256}"' != old_etag
+    assert b"<price>999</price>" in body(response)
+
+
+def test_it_keeps_serving_the_last_good_feed_when_a_build_is_held(client, published, url):
+    before = body(client.get(url))
+    Product.objects.update(supplier_stock=0)
+    assert feed_build().outcome == FeedRun.Outcome.HELD
+
+    response = client.get(url)
+
+    assert response["ETag"] == f'"{published.sha256}"'
+    assert body(response) == before
+
+
+def test_it_answers_head_without_a_body(client, published, url):
+    response = client.head(url)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert int(response["Content-Length"]) == published.bytes
+    assert response["ETag"] == f'"{published.sha256}"'
+    assert FeedFetch.objects.get().bytes == 0
+
+
+def test_it_refuses_other_methods(client, published, url):
+    assert client.post(url).status_code == 405
+
+
+def test_it_logs_each_fetch(client, published, url):
+    body(client.get(url, headers={"User-Agent": "Kaspi/" + "x" * 300}, REMOTE_ADDR="10.1.2.3"))
+
+    fetch = FeedFetch.objects.get()
+    assert (fetch.client_ip, fetch.status, fetch.bytes, fetch.run) == ("10.1.2.3", 200, published.bytes, published)
+    assert fetch.user_agent == ("Kaspi/" + "x" * 300)[:255]
