@@ -7,6 +7,7 @@ only fails the command that needs it (see `kaspiconnect.config.require`).
 import re
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 import environ
@@ -118,6 +119,20 @@ ORDERS_OVERLAP_MINUTES = _read("ORDERS_OVERLAP_MINUTES", env.int, 60, lambda v: 
 ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
 STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")
 
+# --- alerts (kaspiconnect.alerts): each channel is optional -------------------------------------
+TELEGRAM_BOT_TOKEN = _read("TELEGRAM_BOT_TOKEN", env.str, "")
+TELEGRAM_CHAT_ID = _read(
+    "TELEGRAM_CHAT_ID", env.str, "", lambda v: re.fullmatch(r"(-?\d+|@\w{5,})?", v), "a chat id or @channel"
+)
+TELEGRAM_API_URL = _url("TELEGRAM_API_URL", "https://api.telegram.org")
+ALERT_EMAILS = _read("ALERT_EMAILS", env.list, [], lambda v: all("@" in a for a in v), "e-mail addresses")
+# Sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS/SSL.
+globals().update(_read("EMAIL_URL", env.email_url, "smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = _read("DEFAULT_FROM_EMAIL", env.str, "kaspiconnect@localhost")
+EMAIL_TIMEOUT = HTTP_TIMEOUT
+ALERT_FAILURES_IN_A_ROW = _read("ALERT_FAILURES_IN_A_ROW", env.int, 3, lambda v: 1 <= v <= 100, "1 to 100")
+ALERT_FEED_FETCH_HOURS = _read("ALERT_FEED_FETCH_HOURS", env.float, 3, lambda v: v > 0, "hours > 0")
+
 # --- schedules (minutes) ------------------------------------------------------------------------
 def _minutes(name, default):
     return _read(name, env.int, default, lambda v: 1 <= v <= 10080, "minutes from 1 to 10080")
@@ -147,6 +162,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kaspiconnect.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -219,12 +235,50 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # The database broker keeps cluster heartbeats in a Django cache. The default cache lives in each
+    # process's memory, so /healthz (and qinfo) would never see the cluster: share it in the database.
+    Q_CLUSTER["cache"] = "queue"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Its table comes with the migrations (kaspiconnect/migrations/0002_queue_cache.py).
+    "queue": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kaspiconnect_queue_cache"},
+}
 
+# --- logging (kaspiconnect.log) -----------------------------------------------------------------
+LOG_LEVEL = _read("LOG_LEVEL", env.str, "INFO").upper()
+LOG_FORMAT = _read("LOG_FORMAT", env.str, "text", lambda v: v in ("text", "json"), "text or json")
+# Tests keep their log file in a temporary folder, never in the repository's logs/.
+_LOG_DIR = Path(tempfile.gettempdir()) / "kaspiconnect-test-logs" if "pytest" in sys.modules else BASE_DIR / "logs"
+LOG_DIR = Path(_read("LOG_DIR", env.str, "") or _LOG_DIR)
+_LOG_FILTERS = ["request_id", "mask_secrets"]
+_LOG_HANDLERS = ["console", "file"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": _read("LOG_LEVEL", env.str, "INFO")},
-    "loggers": {"django": {"level": "WARNING"}},
+    "filters": {
+        "request_id": {"()": "kaspiconnect.log.RequestIdFilter"},
+        "mask_secrets": {"()": "kaspiconnect.log.MaskSecretsFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "kaspiconnect.log.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": _LOG_FILTERS},
+        "file": {
+            "class": "kaspiconnect.log.RotatingFileHandler",
+            "filename": str(LOG_DIR / "kaspiconnect.log"),
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "encoding": "utf-8",
+            "formatter": LOG_FORMAT,
+            "filters": _LOG_FILTERS,
+        },
+    },
+    "root": {"handlers": _LOG_HANDLERS, "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "WARNING"},
+        # runserver's request lines carry the feed URL, token included: through our masking handlers.
+        "django.server": {"handlers": _LOG_HANDLERS, "level": "INFO", "propagate": False},
+    },
 }

@@ -3,6 +3,7 @@
     srv = SandboxServer(port=0, products=3000, orders=300, seed=42).start()
     srv.alstyle_url   # configure as ALSTYLE_API_URL
     srv.kaspi_url     # configure as KASPI_API_URL
+    srv.telegram_url  # configure as TELEGRAM_API_URL (see telegram.py)
     srv.state         # data and knobs, see `SandboxState`
     srv.stop()
 
@@ -14,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import alstyle, kaspi
+from . import alstyle, kaspi, telegram
 from .state import SandboxState
 from .wire import Request, json_response
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 ALSTYLE_ROOT = "/alstyle/api"
 KASPI_ROOT = "/kaspi/shop/api/v2"
+TELEGRAM_ROOT = "/telegram"
 
 
 class SandboxServer:
@@ -48,6 +50,7 @@ class SandboxServer:
             fail_rate=fail_rate,
             seed=seed,
         )
+        telegram.prepare(self.state)
         # Bound here, so the port (and the URLs) are known before start().
         self._httpd = _HTTPServer((HOST, port), _Handler)
         self._httpd.sandbox = self
@@ -64,6 +67,10 @@ class SandboxServer:
     @property
     def kaspi_url(self):
         return self.url + KASPI_ROOT
+
+    @property
+    def telegram_url(self):
+        return self.url + TELEGRAM_ROOT
 
     def start(self):
         self._thread = threading.Thread(
@@ -89,7 +96,7 @@ class SandboxServer:
     def answer(self, *, method, target, headers, body):
         """Route one HTTP request to the API its path names; a `Response` comes back."""
         url = urlsplit(target)
-        for root, api in ((ALSTYLE_ROOT, alstyle), (KASPI_ROOT, kaspi)):
+        for root, api in ((ALSTYLE_ROOT, alstyle), (KASPI_ROOT, kaspi), (TELEGRAM_ROOT, telegram)):
             if url.path == root or url.path.startswith(root + "/"):
                 request = _request(method, url, root, headers, body)
                 with self.state.lock:

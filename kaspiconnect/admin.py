@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Alert
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("open")), ("resolved", _("resolved"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved__isnull=False)
+        return queryset
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """A log: rows come from `alerts_check` only, so nobody adds or edits them here."""
+
+    list_display = ["subject", "kind", "opened", "resolved", "is_delivered", "delivered"]
+    list_filter = [StateFilter, "kind"]
+    search_fields = ["key", "subject", "message"]
+    date_hierarchy = "opened"
+    fields = ["key", "kind", "subject", "message", "opened", "resolved", "delivered", "undelivered", "error"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("delivered"), boolean=True)
+    def is_delivered(self, alert):
+        return not alert.undelivered

@@ -1,0 +1,270 @@
+"""Alerts: find problems in the database and tell people once, by Telegram and/or e-mail.
+
+`alerts_check()` (the queue runs it every ALERT_CHECK_MINUTES; also `manage.py check_alerts`)
+compares the problems it finds now with the `Alert` rows:
+
+- a new problem opens its row and sends one message; nothing more while it stays open;
+- a problem that has gone closes its row and sends one "back to normal" message;
+- a notice (a status change Kaspi refused, an order awaiting approval) is sent once and closed;
+- a message a channel did not take (Telegram down, SMTP refused) is sent again on the next check.
+"""
+
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+
+from catalog.models import SyncRun
+from feeds.models import FeedFetch, FeedRun
+from orders.models import StatusChange
+
+from .format import tenge
+from .http import ApiError, call, describe_status
+from .locks import job_lock
+from .log import mask_secrets
+from .models import Alert
+
+log = logging.getLogger(__name__)
+
+# Notices about older changes are not sent: the first check after installing must not replay history.
+NOTICE_WINDOW = timedelta(days=1)
+TELEGRAM_MAX_TEXT = 4096
+# An alert check must not hang on a dead Telegram for the whole HTTP_TIMEOUT, message after message.
+TELEGRAM_TIMEOUT = 10
+
+
+@dataclass
+class Problem:
+    key: str
+    kind: str
+    subject: str  # what is affected, e.g. "Job “Kaspi orders”"; starts every message about it
+    details: str
+
+
+@dataclass
+class CheckResult:
+    opened: list = field(default_factory=list)  # Alert rows
+    recovered: list = field(default_factory=list)
+    undelivered: list = field(default_factory=list)
+
+
+def open_problems():
+    """The problems that are still open, newest first."""
+    return Alert.objects.filter(resolved__isnull=True).order_by("-opened")
+
+
+def alerts_check():
+    """Open, close and (re)send alerts for the problems found now. Raises `JobBusy` if a check is running."""
+    with job_lock("alerts"):
+        now = timezone.now()
+        problems = {problem.key: problem for problem in _problems(now)}
+        known = Alert.objects.in_bulk(list(problems), field_name="key")
+        result = CheckResult()
+        for key, problem in problems.items():
+            alert = known.get(key)
+            if alert is None or (alert.resolved and problem.kind not in Alert.NOTICES):
+                result.opened.append(_open(alert or Alert(key=key), problem, now))
+        for alert in open_problems().exclude(key__in=list(problems)):
+            result.recovered.append(_recover(alert, now))
+        for alert in Alert.objects.exclude(undelivered="").order_by("opened"):
+            if not _deliver(alert, now):
+                result.undelivered.append(alert)
+    return result
+
+
+# --- what counts as a problem -------------------------------------------------------------------
+
+def _problems(now):
+    yield from _failing_jobs()
+    yield from _feed_not_fetched(now)
+    yield from _feed_held()
+    yield from _refused_status_changes(now)
+    yield from _approvals_needed(now)
+
+
+def _failing_jobs():
+    for kind in (SyncRun.Kind.CATALOG, SyncRun.Kind.STOCK, SyncRun.Kind.ORDERS):
+        runs = SyncRun.objects.filter(kind=kind).exclude(outcome=SyncRun.Outcome.RUNNING)
+        yield from _failing(f"sync-failing:{kind}", kind.label, runs.values_list("outcome", "error"),
+                            {SyncRun.Outcome.FAILED})
+    # A dry run publishes nothing, so it neither fails nor repairs the feed.
+    runs = FeedRun.objects.filter(finished__isnull=False).exclude(outcome=FeedRun.Outcome.DRY_RUN)
+    yield from _failing("feed-failing", _("feed build"), runs.values_list("outcome", "reason"),
+                        {FeedRun.Outcome.FAILED, FeedRun.Outcome.INVALID})
+
+
+def _failing(key, job, runs, failures):
+    """A problem when the last ALERT_FAILURES_IN_A_ROW of `runs` (outcome, error) all failed."""
+    count = settings.ALERT_FAILURES_IN_A_ROW
+    last = list(runs.order_by("-started")[:count])
+    if len(last) == count and all(outcome in failures for outcome, _error in last):
+        yield Problem(
+            key,
+            Alert.Kind.JOB_FAILING,
+            _("Job “%(job)s”") % {"job": capfirst(job)},
+            _("failed %(count)d times in a row. Latest error: %(error)s")
+            % {"count": count, "error": last[0][1][:500] or "—"},
+        )
+
+
+def _feed_not_fetched(now):
+    """Kaspi has not fetched the feed for too long, counted from the first publication if never."""
+    published = (FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED, finished__isnull=False)
+                 .order_by("started").values_list("finished", flat=True).first())
+    if published is None:
+        return
+    fetched = FeedFetch.objects.filter(status__in=[200, 304]).order_by("-at").values_list("at", flat=True).first()
+    since = fetched or published
+    if now - since > timedelta(hours=settings.ALERT_FEED_FETCH_HOURS):
+        yield Problem(
+            "feed-not-fetched",
+            Alert.Kind.FEED_NOT_FETCHED,
+            _("Feed fetches by Kaspi"),
+            _("none for %(duration)s (last fetch: %(when)s). Check the feed URL in the Kaspi seller cabinet "
+              "and that this server can be reached from the internet.")
+            % {"duration": timesince(since, now), "when": _at(fetched) if fetched else _("never")},
+        )
+
+
+def _feed_held():
+    """The latest build that was meant to publish was held back: Kaspi still has the older feed."""
+    latest = (FeedRun.objects.filter(outcome__in=[FeedRun.Outcome.PUBLISHED, FeedRun.Outcome.HELD])
+              .order_by("-started").first())
+    if latest and latest.outcome == FeedRun.Outcome.HELD:
+        yield Problem(
+            "feed-held",
+            Alert.Kind.FEED_HELD,
+            _("Feed publication"),
+            _("the build of %(when)s was held back by the safety guard: %(reason)s. Kaspi keeps the previous "
+              "feed until a build is published.") % {"when": _at(latest.started), "reason": latest.reason[:500]},
+        )
+
+
+def _refused_status_changes(now):
+    changes = StatusChange.objects.filter(
+        state=StatusChange.State.FAILED, finished_at__gte=now - NOTICE_WINDOW
+    ).select_related("order")
+    for change in changes:
+        yield Problem(
+            f"status-failed:{change.pk}",
+            Alert.Kind.STATUS_FAILED,
+            _("Order №%(code)s") % {"code": change.order.code},
+            _("Kaspi refused “%(action)s”: %(answer)s")
+            % {"action": change.get_action_display(), "answer": change.message[:500] or "—"},
+        )
+
+
+def _approvals_needed(now):
+    changes = StatusChange.objects.filter(
+        state=StatusChange.State.PENDING, requested_at__gte=now - NOTICE_WINDOW
+    ).select_related("order", "requested_by")
+    for change in changes:
+        who = (_("proposed automatically") if change.proposed
+               else _("requested by %(user)s") % {"user": change.requested_by or "—"})
+        yield Problem(
+            f"approval:{change.pk}",
+            Alert.Kind.APPROVAL,
+            _("Order №%(code)s") % {"code": change.order.code},
+            _("“%(action)s” awaits approval (%(who)s). Total %(total)s.")
+            % {"action": change.get_action_display(), "who": who, "total": tenge(change.order.total_price)},
+        )
+
+
+def _at(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+# --- opening, closing, telling ------------------------------------------------------------------
+
+def _open(alert, problem, now):
+    notice = problem.kind in Alert.NOTICES
+    alert.kind, alert.subject = problem.kind, problem.subject[:255]
+    alert.opened, alert.resolved = now, now if notice else None
+    alert.message = f"{'🔔' if notice else '⚠️'} {problem.subject}: {problem.details}"
+    alert.undelivered, alert.error = " ".join(_channels()), ""
+    alert.save()
+    log.log(logging.INFO if notice else logging.WARNING, "alert %s: %s", alert.key, alert.message)
+    return alert
+
+
+def _recover(alert, now):
+    # A channel that never got the opening message is spared the all-clear too.
+    missed = alert.undelivered.split()
+    alert.undelivered = " ".join(name for name in _channels() if name not in missed)
+    alert.message = f"✅ {alert.subject}: " + _("back to normal (the problem lasted %(duration)s).") % {
+        "duration": timesince(alert.opened, now)
+    }
+    alert.resolved, alert.error = now, ""
+    alert.save()
+    log.info("alert %s: %s", alert.key, alert.message)
+    return alert
+
+
+def _deliver(alert, now):
+    """Send the alert's message on each channel still owed it; True when none is left."""
+    configured = _channels()
+    failed, errors = [], []
+    for name in alert.undelivered.split():
+        if name not in configured:
+            continue  # switched off since: nobody left to tell
+        try:
+            SENDERS[name](alert)
+        except (ApiError, smtplib.SMTPException, OSError) as exc:
+            error = mask_secrets(str(exc))
+            log.warning("alert %s: could not send by %s: %s", alert.key, name, error)
+            failed.append(name)
+            errors.append(f"{name}: {error}")
+        else:
+            alert.delivered = now
+    alert.undelivered, alert.error = " ".join(failed), "\n".join(errors)
+    alert.save(update_fields=["undelivered", "error", "delivered"])
+    return not failed
+
+
+def _channels():
+    """The channels configured now, in the order they are tried."""
+    configured = {
+        "telegram": settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_CHAT_ID,
+        "email": settings.ALERT_EMAILS,
+    }
+    return [name for name, on in configured.items() if on]
+
+
+def _send_telegram(alert):
+    token = settings.TELEGRAM_BOT_TOKEN
+    call(
+        "POST",
+        f"{settings.TELEGRAM_API_URL}/bot{token}/sendMessage",
+        data={"chat_id": settings.TELEGRAM_CHAT_ID, "text": alert.message[:TELEGRAM_MAX_TEXT]},
+        describe=_telegram_error,
+        secrets=[token],
+        retries=1,
+        timeout=min(settings.HTTP_TIMEOUT, TELEGRAM_TIMEOUT),
+    )
+
+
+def _telegram_error(response):
+    """Telegram says what is wrong in `description`, e.g. "Bad Request: chat not found"."""
+    exc = describe_status(response)
+    try:
+        description = response.json().get("description")
+    except (ValueError, AttributeError):
+        description = None
+    if isinstance(description, str):
+        exc.args = (f"{exc}: {description[:300]}",)
+    return exc
+
+
+def _send_email(alert):
+    subject = f"[{settings.KASPI_COMPANY or 'kaspiconnect'}] {alert.message.splitlines()[0][:150]}"
+    send_mail(subject, alert.message, settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS)
+
+
+SENDERS = {"telegram": _send_telegram, "email": _send_email}

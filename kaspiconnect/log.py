@@ -1,0 +1,77 @@
+"""Logging pieces `settings.LOGGING` names: request ids, secret masking, JSON lines, a rotating file.
+
+Filters sit on the handlers, not on loggers, so they see every record, whichever logger made it.
+"""
+
+import contextvars
+import json
+import logging
+import logging.handlers
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from .http import mask
+
+# The id of the web request being handled; "-" outside requests (queue jobs, commands).
+request_id = contextvars.ContextVar("request_id", default="-")
+
+SECRET_SETTINGS = ("ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "TELEGRAM_BOT_TOKEN", "SECRET_KEY",
+                   "EMAIL_HOST_PASSWORD")
+# Al-Style takes its token in the query string; a URL logged whole must not carry it.
+ACCESS_TOKEN = re.compile(r"(access-token=)[^&\s'\"]+")
+
+
+def mask_secrets(text):
+    """`text` with every configured secret and every `access-token=` value replaced by ***."""
+    text = mask(text, [getattr(settings, name, "") or "" for name in SECRET_SETTINGS])
+    return ACCESS_TOKEN.sub(r"\1***", text)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        # Django logs a failed response after the middleware is done, but hands over the request.
+        record.request_id = getattr(getattr(record, "request", None), "request_id", None) or request_id.get()
+        return True
+
+
+class MaskSecretsFilter(logging.Filter):
+    """Masks the final message and the traceback, so neither a format argument nor an exception leaks."""
+
+    def filter(self, record):
+        record.msg, record.args = mask_secrets(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors."""
+
+    def format(self, record):
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates its folder at start-up, and the file only when the first record arrives."""
+
+    def __init__(self, filename, **kwargs):
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(filename, delay=True, **kwargs)

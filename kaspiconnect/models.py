@@ -1,0 +1,39 @@
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Alert(models.Model):
+    """One problem people were told about (see `kaspiconnect.alerts`): one row per problem key.
+
+    A problem that can end is told once when it opens and once when it ends; a notice (a refused
+    status change, an order awaiting approval) is told once and closed at once.
+    """
+
+    class Kind(models.TextChoices):
+        JOB_FAILING = "job_failing", _("job failing")
+        FEED_NOT_FETCHED = "feed_not_fetched", _("feed not fetched by Kaspi")
+        FEED_HELD = "feed_held", _("feed held by the safety guard")
+        STATUS_FAILED = "status_failed", _("status change refused")
+        APPROVAL = "approval", _("approval needed")
+
+    NOTICES = [Kind.STATUS_FAILED, Kind.APPROVAL]
+
+    key = models.CharField(_("problem key"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
+    subject = models.CharField(_("subject"), max_length=255)
+    opened = models.DateTimeField(_("opened"), default=timezone.now, db_index=True)
+    resolved = models.DateTimeField(_("resolved"), null=True, blank=True)
+    message = models.TextField(_("last message"))
+    # Space-separated channel names ("telegram email") the last message has still to reach.
+    undelivered = models.CharField(_("not yet delivered to"), max_length=50, blank=True)
+    delivered = models.DateTimeField(_("last delivered"), null=True, blank=True)
+    error = models.TextField(_("delivery error"), blank=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-opened"]
+
+    def __str__(self):
+        return self.subject

@@ -1,0 +1,298 @@
+"""Alerts: each problem told once when it opens and once when it ends, by Telegram (the sandbox's fake) and e-mail."""
+
+import itertools
+import logging
+import smtplib
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db.models import Max
+from django.utils import timezone, translation
+
+from catalog.models import SyncRun
+from feeds.models import FeedFetch, FeedRun
+from kaspiconnect import alerts, tasks
+from kaspiconnect.models import Alert
+from orders.models import Order, StatusChange
+
+BOT_TOKEN = "123456:telegram-bot-secret"
+_codes = itertools.count(700000)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are checked in their English source, whatever the Russian translation says."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def telegram(sandbox, settings):
+    """Alerts go to the sandbox's fake Telegram only; returns the messages it received."""
+    settings.TELEGRAM_API_URL = sandbox.telegram_url
+    settings.TELEGRAM_BOT_TOKEN = BOT_TOKEN
+    settings.TELEGRAM_CHAT_ID = "-100200300"
+    settings.ALERT_EMAILS = []
+    return sandbox.state.telegram_messages
+
+
+def sync_runs(*outcomes, kind="catalog", error="HTTP 503"):
+    """Finished runs, each a minute after the run before."""
+    for outcome in outcomes:
+        SyncRun.objects.create(kind=kind, outcome=outcome, started=_next(SyncRun), finished=timezone.now(),
+                               error=error if outcome == "failed" else "")
+
+
+def feed_runs(*outcomes, hours_ago=None, reason="supplier outage"):
+    """Finished builds, each a minute after the one before; the first `hours_ago` when given."""
+    for outcome in outcomes:
+        started = timezone.now() - timedelta(hours=hours_ago) if hours_ago is not None else _next(FeedRun)
+        FeedRun.objects.create(outcome=outcome, started=started, finished=started + timedelta(seconds=5), reason=reason)
+        hours_ago = None
+
+
+def _next(model):
+    latest = model.objects.aggregate(at=Max("started"))["at"] or timezone.now() - timedelta(hours=1)
+    return latest + timedelta(minutes=1)
+
+
+def status_change(state, *, hours_ago=0, proposed=True):
+    code = str(next(_codes))
+    order = Order.objects.create(kaspi_id=f"K{code}", code=code, state="NEW", status="APPROVED_BY_BANK",
+                                 total_price=25990, created_at_kaspi=timezone.now())
+    moment = timezone.now() - timedelta(hours=hours_ago)
+    return StatusChange.objects.create(order=order, action="accept", state=state, proposed=proposed,
+                                       requested_at=moment, finished_at=moment if state == "failed" else None,
+                                       message="Order is already cancelled" if state == "failed" else "")
+
+
+def texts(messages):
+    return [m["text"] for m in messages]
+
+
+def test_it_tells_once_stays_quiet_then_tells_the_recovery(telegram):
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    assert len(telegram) == 1
+    assert telegram[0]["chat_id"] == "-100200300"
+    assert "Supplier catalogue" in telegram[0]["text"] and "HTTP 503" in telegram[0]["text"]
+
+    sync_runs("failed")
+    alerts.alerts_check()
+    alerts.alerts_check()
+    assert len(telegram) == 1  # still failing: nothing new
+
+    sync_runs("ok")
+    result = alerts.alerts_check()
+    assert [a.key for a in result.recovered] == ["sync-failing:catalog"]
+    assert len(telegram) == 2 and "back to normal" in telegram[1]["text"]
+    alerts.alerts_check()
+    assert len(telegram) == 2
+    assert Alert.objects.get(key="sync-failing:catalog").resolved is not None
+
+
+def test_it_tells_again_when_a_recovered_problem_comes_back(telegram):
+    sync_runs("failed", "failed", "failed", "ok")
+    alerts.alerts_check()
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    assert len(telegram) == 1
+    assert Alert.objects.get().resolved is None
+
+
+def test_it_waits_for_the_configured_number_of_failures_in_a_row(telegram, settings):
+    sync_runs("failed", "ok", "failed", "failed")
+    sync_runs("running", kind="catalog")  # a run in progress neither fails nor succeeds
+    alerts.alerts_check()
+    assert telegram == []
+    settings.ALERT_FAILURES_IN_A_ROW = 2
+    alerts.alerts_check()
+    assert len(telegram) == 1
+
+
+@pytest.mark.parametrize("kind,label", [("stock", "Supplier stock and prices"), ("orders", "Kaspi orders")])
+def test_it_has_one_problem_per_job(telegram, kind, label):
+    sync_runs("failed", "failed", "failed", kind=kind)
+    sync_runs("failed", "failed", "failed", kind="statuses")  # sending has its own per-change notices
+    alerts.alerts_check()
+    assert [a.key for a in alerts.open_problems()] == [f"sync-failing:{kind}"]
+    assert texts(telegram) == [f"⚠️ Job “{label}”: failed 3 times in a row. Latest error: HTTP 503"]
+
+
+def test_it_tells_when_feed_builds_keep_failing_and_ignores_dry_runs(telegram):
+    feed_runs("failed", "invalid", "dry_run", "failed")
+    alerts.alerts_check()
+    assert [a.key for a in alerts.open_problems()] == ["feed-failing"]
+    feed_runs("published")
+    alerts.alerts_check()
+    assert len(telegram) == 2 and alerts.open_problems().count() == 0
+
+
+def test_it_tells_when_kaspi_stops_fetching_the_published_feed(telegram, settings):
+    FeedFetch.objects.create(status=404, at=timezone.now())  # a fetch of nothing: not a fetch
+    alerts.alerts_check()
+    assert telegram == []  # nothing published yet: nothing to fetch
+
+    feed_runs("published", hours_ago=4)
+    alerts.alerts_check()
+    assert len(telegram) == 1 and "Feed fetches by Kaspi" in telegram[0]["text"]
+
+    FeedFetch.objects.create(status=304, at=timezone.now())
+    alerts.alerts_check()
+    assert len(telegram) == 2 and "back to normal" in telegram[1]["text"]
+
+
+def test_a_recent_publication_or_fetch_is_no_problem(telegram):
+    feed_runs("published", hours_ago=2)
+    alerts.alerts_check()
+    FeedRun.objects.update(started=timezone.now() - timedelta(hours=5), finished=timezone.now() - timedelta(hours=5))
+    FeedFetch.objects.create(status=200, at=timezone.now() - timedelta(hours=2))
+    alerts.alerts_check()
+    assert telegram == []
+
+
+def test_it_tells_when_the_guard_holds_the_feed_until_one_is_published(telegram):
+    feed_runs("published", "held", reason="62% of offers would disappear")
+    alerts.alerts_check()
+    assert "62% of offers would disappear" in telegram[0]["text"]
+    feed_runs("failed", "held")
+    alerts.alerts_check()
+    assert len(telegram) == 1
+    feed_runs("published")
+    alerts.alerts_check()
+    assert len(telegram) == 2 and alerts.open_problems().count() == 0
+
+
+def test_it_tells_each_refused_status_change_once(telegram):
+    first, second = status_change("failed"), status_change("failed")
+    status_change("failed", hours_ago=48)  # from before alerts were set up: not replayed
+    alerts.alerts_check()
+    alerts.alerts_check()
+    assert sorted(texts(telegram)) == sorted(
+        f"🔔 Order №{c.order.code}: Kaspi refused “accept”: Order is already cancelled" for c in (first, second)
+    )
+    assert alerts.open_problems().count() == 0  # a notice, not a lasting problem
+
+
+def test_it_tells_each_order_awaiting_approval_once(telegram, admin_user):
+    proposed = status_change("pending")
+    alerts.alerts_check()
+    StatusChange.objects.filter(pk=proposed.pk).update(state="approved")
+    requested = status_change("pending", proposed=False)
+    StatusChange.objects.filter(pk=requested.pk).update(requested_by=admin_user)
+    alerts.alerts_check()
+    alerts.alerts_check()
+    assert texts(telegram) == [
+        f"🔔 Order №{proposed.order.code}: “accept” awaits approval (proposed automatically). Total 25\u00a0990 ₸.",
+        f"🔔 Order №{requested.order.code}: “accept” awaits approval (requested by admin). Total 25\u00a0990 ₸.",
+    ]
+
+
+def test_it_sends_e_mail(db, settings, mailoutbox):
+    settings.ALERT_EMAILS = ["owner@example.kz", "manager@example.kz"]
+    settings.KASPI_COMPANY = "Test shop"
+    sync_runs("failed", "failed", "failed", kind="orders")
+    alerts.alerts_check()
+    sync_runs("ok", kind="orders")
+    alerts.alerts_check()
+    assert [m.subject for m in mailoutbox] == [
+        "[Test shop] ⚠️ Job “Kaspi orders”: failed 3 times in a row. Latest error: HTTP 503",
+        "[Test shop] ✅ Job “Kaspi orders”: back to normal (the problem lasted 0\u00a0minutes).",
+    ]
+    assert mailoutbox[0].to == ["owner@example.kz", "manager@example.kz"]
+
+
+def test_with_no_channel_it_only_records(db, mailoutbox):
+    sync_runs("failed", "failed", "failed")
+    result = alerts.alerts_check()
+    alert = Alert.objects.get()
+    assert (alert.key, alert.undelivered, alert.delivered) == ("sync-failing:catalog", "", None)
+    assert result.undelivered == [] and mailoutbox == []
+
+
+def test_a_dead_telegram_is_logged_never_crashes_and_is_retried(telegram, sandbox, caplog):
+    sandbox.state.telegram_down = True
+    sync_runs("failed", "failed", "failed")
+    result = alerts.alerts_check()
+    alert = Alert.objects.get()
+    assert [a.key for a in result.undelivered] == ["sync-failing:catalog"]
+    assert alert.undelivered == "telegram" and "HTTP 502" in alert.error
+    assert "could not send by telegram" in caplog.text
+
+    sandbox.state.telegram_down = False
+    alerts.alerts_check()
+    alerts.alerts_check()
+    alert.refresh_from_db()
+    assert len(telegram) == 1 and (alert.undelivered, alert.error) == ("", "")
+    assert alert.delivered is not None
+    assert BOT_TOKEN not in caplog.text
+
+
+def test_the_bot_token_never_reaches_logs_or_the_admin(telegram, settings, caplog):
+    settings.TELEGRAM_API_URL = "http://127.0.0.1:9"  # nothing listens: the error names the URL
+    caplog.set_level(logging.DEBUG)
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    alert = Alert.objects.get()
+    assert "connection failed" in alert.error
+    assert BOT_TOKEN not in alert.error and BOT_TOKEN not in caplog.text
+
+
+def test_a_channel_that_failed_is_retried_alone(telegram, settings, monkeypatch, mailoutbox):
+    settings.ALERT_EMAILS = ["owner@example.kz"]
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"owner@example.kz": (550, b"no such user")})
+
+    monkeypatch.setattr(alerts, "send_mail", refuse)
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    assert Alert.objects.get().undelivered == "email"
+    monkeypatch.undo()
+    alerts.alerts_check()
+    assert len(telegram) == 1 and len(mailoutbox) == 1
+
+
+def test_a_channel_that_missed_the_opening_is_spared_the_all_clear(telegram, sandbox):
+    sandbox.state.telegram_down = True
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    sandbox.state.telegram_down = False
+    sync_runs("ok")
+    alerts.alerts_check()
+    assert telegram == [] and Alert.objects.get().undelivered == ""
+
+
+def test_the_command_and_the_task_report_what_changed(telegram, capsys):
+    sync_runs("failed", "failed", "failed")
+    call_command("check_alerts")
+    out = capsys.readouterr().out
+    assert "opened: sync-failing:catalog: ⚠️ Job “Supplier catalogue”" in out
+    assert "1 opened, 0 recovered, 1 open now" in out
+    sync_runs("ok")
+    assert tasks.check_alerts() == "0 opened, 1 recovered, 0 undelivered"
+
+
+def test_the_admin_lists_alerts_read_only(admin_client, db):
+    sync_runs("failed", "failed", "failed")
+    alerts.alerts_check()
+    alert = Alert.objects.get()
+    for query in ("", "?state=open", "?state=resolved", "?kind=job_failing"):
+        assert admin_client.get(f"/admin/kaspiconnect/alert/{query}").status_code == 200
+    assert admin_client.get("/admin/kaspiconnect/alert/add/").status_code == 403
+    page = admin_client.get(f"/admin/kaspiconnect/alert/{alert.pk}/change/")
+    assert page.status_code == 200 and b'name="message"' not in page.content
+
+
+def test_the_fake_telegram_answers_like_telegram(sandbox):
+    url = f"{sandbox.telegram_url}/bot{BOT_TOKEN}/sendMessage"
+    answer = requests.post(url, json={"chat_id": -100, "text": "привет"}, timeout=5)
+    assert answer.json()["ok"] is True and answer.json()["result"]["text"] == "привет"
+    assert requests.post(url, data={"chat_id": "-100", "text": " "}, timeout=5).json() == {
+        "ok": False, "error_code": 400, "description": "Bad Request: message text is empty"
+    }
+    sandbox.state.telegram_down = True
+    assert requests.post(url, data={"chat_id": "-100", "text": "x"}, timeout=5).status_code == 502
+    assert sandbox.state.telegram_messages == [{"chat_id": "-100", "text": "привет"}]
