@@ -145,6 +145,20 @@ ORDERS_SYNC_MINUTES = _minutes("ORDERS_SYNC_MINUTES", 5)
 STATUS_PUSH_MINUTES = _minutes("STATUS_PUSH_MINUTES", 2)  # approved changes also go at once
 ALERT_CHECK_MINUTES = _minutes("ALERT_CHECK_MINUTES", 5)
 
+# --- dashboard: hours since the last success before a tile turns amber, then red -----------------
+def _hours(name, default):
+    return _read(name, env.float, default, lambda v: v > 0, "hours > 0")
+
+
+DASHBOARD_CATALOG_AMBER_HOURS = _hours("DASHBOARD_CATALOG_AMBER_HOURS", 26)  # the full sync runs daily
+DASHBOARD_CATALOG_RED_HOURS = _hours("DASHBOARD_CATALOG_RED_HOURS", 50)
+DASHBOARD_FEED_BUILD_AMBER_HOURS = _hours("DASHBOARD_FEED_BUILD_AMBER_HOURS", 2)
+DASHBOARD_FEED_BUILD_RED_HOURS = _hours("DASHBOARD_FEED_BUILD_RED_HOURS", 6)
+DASHBOARD_FEED_FETCH_AMBER_HOURS = _hours("DASHBOARD_FEED_FETCH_AMBER_HOURS", 2)  # Kaspi comes hourly
+DASHBOARD_FEED_FETCH_RED_HOURS = _hours("DASHBOARD_FEED_FETCH_RED_HOURS", 3)
+DASHBOARD_ORDERS_AMBER_HOURS = _hours("DASHBOARD_ORDERS_AMBER_HOURS", 0.5)
+DASHBOARD_ORDERS_RED_HOURS = _hours("DASHBOARD_ORDERS_RED_HOURS", 2)
+
 # --- Django -------------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,0 +1,317 @@
+"""The admin's front page: is everything running, and what waits for a decision.
+
+`dashboard()` gathers what the page shows in a fixed number of queries, however many rows there
+are; `admin_index` puts it above the admin's own app list. Open alerts come first: each is
+something someone has to fix.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import admin
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from catalog.models import Product, SyncRun
+from feeds.models import FeedFetch, FeedRun
+from orders.models import KaspiStatus, Order, StatusChange
+
+from . import charts
+from .alerts import open_problems
+from .format import tenge
+from .models import Alert
+
+CHART_DAYS = 30
+FEED_RUNS_SHOWN = 60
+FAILURES_SHOWN = 8
+ALERTS_SHOWN = 10
+FETCH_OK = [200, 304]
+# Orders that brought no money do not count as revenue.
+NOT_REVENUE = [KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
+
+
+@dataclass
+class Tile:
+    title: str
+    colour: str  # green, amber or red
+    state: str  # the colour in words, for people who cannot tell the colours apart
+    at: datetime | None  # the last success
+    age: str
+    error: str = ""
+    detail: str = ""
+    url: str | None = None
+
+
+@dataclass
+class Waiting:
+    label: str
+    count: int
+    url: str | None
+
+
+@dataclass
+class LogLine:
+    """An open alert or a recent failure: when, what, the message, and where to read more."""
+
+    at: datetime
+    what: str
+    message: str
+    url: str | None
+
+
+def admin_index(request):
+    """The admin's own index page with the dashboard on top; urls.py wraps it in `admin_view`."""
+    return admin.site.index(request, extra_context={"dashboard": dashboard(request=request)})
+
+
+def dashboard(*, request, now=None):
+    """Everything the page shows; links only to the admin pages this user may see."""
+    now = now or timezone.now()
+    alerts_url = _changelist_url(request, Alert)
+    return {
+        "alerts": _alerts(request),
+        "alerts_url": alerts_url and f"{alerts_url}?state=open",
+        "tiles": _tiles(request, now),
+        "waiting": _waiting(request, now),
+        "failures": _failures(request),
+        "charts": _order_charts(now) + [_offers_chart(now)],
+    }
+
+
+# --- tiles --------------------------------------------------------------------------------------
+def _tiles(request, now):
+    runs_url = _changelist_url(request, SyncRun)
+    stock_at, stock_error = _sync_outcome(SyncRun.Kind.STOCK)
+    return [
+        _tile(
+            _("Supplier catalogue"), *_sync_outcome(SyncRun.Kind.CATALOG), now,
+            hours=(settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS),
+            url=runs_url and f"{runs_url}?kind__exact=catalog", detail=_stock_detail(stock_at, stock_error, now),
+        ),
+        _tile(
+            _("Feed published"), *_build_outcome(), now,
+            hours=(settings.DASHBOARD_FEED_BUILD_AMBER_HOURS, settings.DASHBOARD_FEED_BUILD_RED_HOURS),
+            url=_changelist_url(request, FeedRun),
+        ),
+        _tile(
+            _("Feed fetched by Kaspi"), *_fetch_outcome(), now,
+            hours=(settings.DASHBOARD_FEED_FETCH_AMBER_HOURS, settings.DASHBOARD_FEED_FETCH_RED_HOURS),
+            url=_changelist_url(request, FeedFetch),
+        ),
+        _tile(
+            _("Orders imported"), *_sync_outcome(SyncRun.Kind.ORDERS), now,
+            hours=(settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS),
+            url=runs_url and f"{runs_url}?kind__exact=orders",
+        ),
+    ]
+
+
+# Each *_outcome gives (when it last worked, the error of the latest attempt if that failed, else None).
+def _sync_outcome(kind):
+    runs = SyncRun.objects.filter(kind=kind).exclude(outcome=SyncRun.Outcome.RUNNING).order_by("-started")
+    ok, last = runs.filter(outcome=SyncRun.Outcome.OK).first(), runs.first()
+    error = last.error if last and last.outcome == SyncRun.Outcome.FAILED else None
+    return ok and (ok.finished or ok.started), error
+
+
+def _build_outcome():
+    runs = FeedRun.objects.exclude(outcome=FeedRun.Outcome.DRY_RUN).order_by("-started")
+    ok, last = runs.filter(outcome=FeedRun.Outcome.PUBLISHED).first(), runs.first()
+    error = None
+    if last and last.outcome != FeedRun.Outcome.PUBLISHED:  # failed, invalid, or held by the guard
+        error = f"{last.get_outcome_display()}: {last.reason}"
+    return ok and (ok.finished or ok.started), error
+
+
+def _fetch_outcome():
+    fetches = FeedFetch.objects.order_by("-at")
+    ok, last = fetches.filter(status__in=FETCH_OK).first(), fetches.first()
+    error = None
+    if last and last.status not in FETCH_OK:
+        error = _("Kaspi got HTTP %(status)s") % {"status": last.status}
+    return ok and ok.at, error
+
+
+def _tile(title, ok_at, error, now, *, hours, url, detail=""):
+    """Red when the latest attempt failed, it never worked, or the last success is older than the
+    red threshold; amber past the amber threshold; green otherwise."""
+    amber_hours, red_hours = hours
+    if error is not None:
+        colour, state = "red", _("failed")
+    elif ok_at is None:
+        colour, state = "red", _("never")
+    elif now - ok_at >= timedelta(hours=red_hours):
+        colour, state = "red", _("overdue")
+    elif now - ok_at >= timedelta(hours=amber_hours):
+        colour, state = "amber", _("late")
+    else:
+        colour, state = "green", _("on time")
+    return Tile(title, colour, state, ok_at, _age(ok_at, now), error=_short(error), detail=detail, url=url)
+
+
+def _stock_detail(stock_at, error, now):
+    if error is not None:
+        return _("Latest stock refresh failed: %(error)s") % {"error": _short(error)}
+    if stock_at is None:
+        return ""
+    return _("Stock and prices refreshed %(age)s") % {"age": _age(stock_at, now)}
+
+
+def _age(at, now):
+    return _("%(time)s ago") % {"time": timesince(at, now)} if at else _("never")
+
+
+def _short(message):
+    if message is None:
+        return ""
+    return Truncator(message).chars(200) or _("no message")
+
+
+# --- what waits for someone ---------------------------------------------------------------------
+def _waiting(request, now):
+    day_ago = now - timedelta(hours=24)
+    changes = StatusChange.objects.aggregate(
+        pending=Count("pk", filter=Q(state=StatusChange.State.PENDING)),
+        approved=Count("pk", filter=Q(state=StatusChange.State.APPROVED)),
+        failed=Count("pk", filter=Q(state=StatusChange.State.FAILED, finished_at__gte=day_ago)),
+    )
+    changes_url = _changelist_url(request, StatusChange)
+    orders_url = _changelist_url(request, Order)
+    products_url = _changelist_url(request, Product)
+
+    def link(base, **query):
+        return base and f"{base}?{urlencode(query)}"
+
+    since = timezone.localtime(day_ago).isoformat(timespec="seconds")
+    return [
+        Waiting(_("Status changes awaiting approval"), changes["pending"], link(changes_url, state__exact="pending")),
+        Waiting(_("Approved, not sent yet"), changes["approved"], link(changes_url, state__exact="approved")),
+        Waiting(_("Status changes failed in 24 hours"), changes["failed"],
+                link(changes_url, state__exact="failed", finished_at__gte=since)),
+        Waiting(_("New orders to accept"), Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK).count(),
+                link(orders_url, status__exact=KaspiStatus.APPROVED_BY_BANK)),
+        Waiting(_("Prices held by the guard"), Product.objects.filter(proposed_price__isnull=False).count(),
+                link(products_url, proposed="yes")),
+    ]
+
+
+# --- open alerts --------------------------------------------------------------------------------
+def _alerts(request):
+    return [
+        LogLine(alert.opened, alert.subject, _short(alert.message), _change_url(request, alert))
+        for alert in open_problems()[:ALERTS_SHOWN]
+    ]
+
+
+# --- what went wrong lately ---------------------------------------------------------------------
+def _failures(request):
+    """The newest failures of every kind: the newest few of each, merged."""
+    syncs = SyncRun.objects.filter(outcome=SyncRun.Outcome.FAILED).order_by("-started")[:FAILURES_SHOWN]
+    builds = FeedRun.objects.filter(
+        outcome__in=[FeedRun.Outcome.FAILED, FeedRun.Outcome.INVALID, FeedRun.Outcome.HELD]
+    ).order_by("-started")[:FAILURES_SHOWN]
+    changes = StatusChange.objects.filter(
+        state=StatusChange.State.FAILED, finished_at__isnull=False
+    ).select_related("order").order_by("-finished_at")[:FAILURES_SHOWN]
+    failures = (
+        [LogLine(run.started, run.get_kind_display(), run.error, _change_url(request, run)) for run in syncs]
+        + [
+            LogLine(run.started, _("Feed build: %(outcome)s") % {"outcome": run.get_outcome_display()}, run.reason,
+                    _change_url(request, run))
+            for run in builds
+        ]
+        + [
+            LogLine(change.finished_at, _("Status change: %(change)s") % {"change": change}, change.message,
+                    _change_url(request, change))
+            for change in changes
+        ]
+    )
+    failures.sort(key=lambda failure: failure.at, reverse=True)
+    for failure in failures:
+        failure.message = _short(failure.message)
+    return failures[:FAILURES_SHOWN]
+
+
+# --- charts -------------------------------------------------------------------------------------
+def _order_charts(now):
+    """Orders and revenue per local day for the last CHART_DAYS days, days without orders included."""
+    zone = timezone.get_default_timezone()
+    today = timezone.localdate(now, zone)
+    days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+    rows = (
+        Order.objects.filter(created_at_kaspi__gte=datetime.combine(days[0], time.min, tzinfo=zone))
+        .annotate(day=TruncDate("created_at_kaspi", tzinfo=zone))
+        .values("day")
+        .annotate(orders=Count("pk"), revenue=Sum("total_price", filter=~Q(status__in=NOT_REVENUE)))
+        .order_by()
+    )
+    by_day = {row["day"]: row for row in rows}
+    counts = [by_day[day]["orders"] if day in by_day else 0 for day in days]
+    revenue = [(by_day[day]["revenue"] or 0) if day in by_day else 0 for day in days]
+    labels = [date_format(day, "d.m") for day in days]
+    long_labels = [date_format(day, "SHORT_DATE_FORMAT") for day in days]
+
+    orders_title = _("Orders per day, last %(days)d days: %(total)d") % {"days": CHART_DAYS, "total": sum(counts)}
+    revenue_title = _("Revenue per day, last %(days)d days: %(total)s") % {
+        "days": CHART_DAYS, "total": tenge(sum(revenue)),
+    }
+    order_bars = [
+        (label, count, ngettext("%(day)s: %(count)d order", "%(day)s: %(count)d orders", count)
+         % {"day": day, "count": count})
+        for label, day, count in zip(labels, long_labels, counts)
+    ]
+    revenue_bars = [
+        (label, amount, f"{day}: {tenge(amount)}") for label, day, amount in zip(labels, long_labels, revenue)
+    ]
+    return [
+        {"title": orders_title, "svg": charts.bar_chart(order_bars, label=orders_title)},
+        {
+            "title": revenue_title,
+            "svg": charts.bar_chart(revenue_bars, label=revenue_title, fmt=tenge),
+            "note": _("Cancelled and returned orders are not counted."),
+        },
+    ]
+
+
+def _offers_chart(now):
+    """Offers in each published feed: the last FEED_RUNS_SHOWN runs of the last CHART_DAYS days."""
+    newest_first = (
+        FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED, started__gte=now - timedelta(days=CHART_DAYS))
+        .order_by("-started")
+        .values_list("started", "offers", "available_offers")[:FEED_RUNS_SHOWN]
+    )
+    runs = list(newest_first)[::-1]
+    title = _("Offers in published feeds, last %(days)d days") % {"days": CHART_DAYS}
+    if not runs:
+        return {"title": title, "svg": "", "empty": _("No feed was published in this time.")}
+    started, offers, available = zip(*runs)
+    labels = [date_format(timezone.localtime(at), "d.m H:i") for at in started]
+    series = [(_("offers"), offers), (_("available"), available)]
+    return {"title": title, "svg": charts.line_chart(labels, series, label=title)}
+
+
+# --- links --------------------------------------------------------------------------------------
+def _changelist_url(request, model):
+    return _admin_url(request, model, "changelist")
+
+
+def _change_url(request, obj):
+    return _admin_url(request, type(obj), "change", obj.pk)
+
+
+def _admin_url(request, model, view, *args):
+    """A link into the admin, or None when the model has no admin page or this user may not view it."""
+    if not admin.site.is_registered(model):
+        return None
+    if not admin.site.get_model_admin(model).has_view_permission(request):
+        return None
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)

@@ -1,0 +1,329 @@
+import itertools
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+
+from catalog.models import SyncRun
+from feeds.models import FeedFetch, FeedRun
+from kaspiconnect import charts
+from kaspiconnect.dashboard import dashboard
+from kaspiconnect.models import Alert
+from orders.models import KaspiStatus, Order, StatusChange
+
+ALMATY = ZoneInfo("Asia/Almaty")
+_codes = itertools.count(1000)
+
+
+def _order(**fields):
+    code = str(next(_codes))
+    defaults = {"kaspi_id": f"k{code}", "code": code, "state": "NEW", "status": KaspiStatus.ACCEPTED_BY_MERCHANT,
+                "created_at_kaspi": timezone.now(), "total_price": 1000}
+    return Order.objects.create(**{**defaults, **fields})
+
+
+def _sync(kind, *, hours_ago, outcome=SyncRun.Outcome.OK, error=""):
+    at = timezone.now() - timedelta(hours=hours_ago)
+    return SyncRun.objects.create(kind=kind, started=at, finished=at, outcome=outcome, error=error)
+
+
+def _tiles(request):
+    return {tile.title: tile for tile in dashboard(request=request)["tiles"]}
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """The assertions read the English strings, whatever translations exist by then."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _thresholds(settings):
+    """The documented defaults, whatever a local .env says."""
+    settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS = 26, 50
+    settings.DASHBOARD_FEED_BUILD_AMBER_HOURS, settings.DASHBOARD_FEED_BUILD_RED_HOURS = 2, 6
+    settings.DASHBOARD_FEED_FETCH_AMBER_HOURS, settings.DASHBOARD_FEED_FETCH_RED_HOURS = 2, 3
+    settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS = 0.5, 2
+
+
+@pytest.fixture
+def request_(rf, admin_user):
+    request = rf.get("/admin/")
+    request.user = admin_user
+    return request
+
+
+@pytest.mark.parametrize(
+    ("hours_ago", "colour", "state"), [(1, "green", "on time"), (30, "amber", "late"), (60, "red", "overdue")]
+)
+def test_it_colours_the_catalogue_tile_by_the_age_of_the_last_success(request_, hours_ago, colour, state):
+    _sync(SyncRun.Kind.CATALOG, hours_ago=hours_ago)
+
+    tile = _tiles(request_)["Supplier catalogue"]
+
+    assert (tile.colour, tile.state) == (colour, state)
+    assert tile.age.endswith(" ago")
+
+
+def test_it_takes_thresholds_from_settings(request_, settings):
+    settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS = 5, 10
+    _sync(SyncRun.Kind.ORDERS, hours_ago=1)
+
+    assert _tiles(request_)["Orders imported"].colour == "green"
+
+
+def test_it_shows_red_never_for_jobs_that_never_ran(request_):
+    tiles = _tiles(request_)
+
+    assert [(tile.colour, tile.state, tile.at) for tile in tiles.values()] == [("red", "never", None)] * 4
+
+
+def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(request_):
+    _sync(SyncRun.Kind.ORDERS, hours_ago=0.2)
+    _sync(SyncRun.Kind.ORDERS, hours_ago=0.1, outcome=SyncRun.Outcome.FAILED, error="Kaspi answered 503 " + "x" * 500)
+    _sync(SyncRun.Kind.ORDERS, hours_ago=0, outcome=SyncRun.Outcome.RUNNING)  # not finished: no verdict yet
+
+    tile = _tiles(request_)["Orders imported"]
+
+    assert (tile.colour, tile.state) == ("red", "failed")
+    assert tile.error.startswith("Kaspi answered 503") and len(tile.error) == 200
+    assert tile.at is not None  # the last success is still shown
+
+
+def test_it_shows_the_latest_stock_refresh_on_the_catalogue_tile(request_):
+    _sync(SyncRun.Kind.CATALOG, hours_ago=2)
+    _sync(SyncRun.Kind.STOCK, hours_ago=0.5, outcome=SyncRun.Outcome.FAILED, error="token rejected")
+
+    tile = _tiles(request_)["Supplier catalogue"]
+
+    assert tile.colour == "green"
+    assert tile.detail == "Latest stock refresh failed: token rejected"
+
+
+def test_it_counts_only_published_feeds_and_shows_why_the_latest_was_held(request_):
+    now = timezone.now()
+    FeedRun.objects.create(started=now - timedelta(hours=1), outcome=FeedRun.Outcome.PUBLISHED)
+    FeedRun.objects.create(started=now - timedelta(minutes=20), outcome=FeedRun.Outcome.HELD,
+                           reason="Available offers fell by 80%")
+    FeedRun.objects.create(started=now, outcome=FeedRun.Outcome.DRY_RUN)
+
+    tile = _tiles(request_)["Feed published"]
+
+    assert (tile.colour, tile.state) == ("red", "failed")
+    assert tile.error == "held by the safety guard: Available offers fell by 80%"
+
+
+def test_it_counts_only_successful_feed_fetches(request_):
+    now = timezone.now()
+    FeedFetch.objects.create(at=now - timedelta(hours=2.5), status=200)
+    FeedFetch.objects.create(at=now - timedelta(hours=1), status=304)
+
+    tile = _tiles(request_)["Feed fetched by Kaspi"]
+    assert (tile.colour, tile.at) == ("green", now - timedelta(hours=1))
+
+    FeedFetch.objects.create(at=now, status=503)
+    tile = _tiles(request_)["Feed fetched by Kaspi"]
+    assert (tile.colour, tile.error) == ("red", "Kaspi got HTTP 503")
+
+
+def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make_product):
+    now = timezone.now()
+    for state in ["pending", "pending", "approved", "done"]:
+        StatusChange.objects.create(order=_order(), action="accept", state=state)
+    StatusChange.objects.create(order=_order(), action="accept", state="failed", finished_at=now - timedelta(hours=1))
+    StatusChange.objects.create(order=_order(), action="accept", state="failed", finished_at=now - timedelta(days=2))
+    _order(status=KaspiStatus.APPROVED_BY_BANK)
+    make_product(proposed_price=15990)
+    make_product()
+
+    response = admin_client.get("/admin/")
+
+    waiting = {item.label: item for item in response.context["dashboard"]["waiting"]}
+    assert {label: item.count for label, item in waiting.items()} == {
+        "Status changes awaiting approval": 2,
+        "Approved, not sent yet": 1,
+        "Status changes failed in 24 hours": 1,
+        "New orders to accept": 1,
+        "Prices held by the guard": 1,
+    }
+    assert waiting["Status changes awaiting approval"].url == "/admin/orders/statuschange/?state__exact=pending"
+    assert waiting["New orders to accept"].url == "/admin/orders/order/?status__exact=APPROVED_BY_BANK"
+    assert waiting["Prices held by the guard"].url == "/admin/catalog/product/?proposed=yes"
+    page = response.content.decode()
+    for item in waiting.values():
+        assert f'href="{item.url.replace("&", "&amp;")}"' in page
+        listed = admin_client.get(item.url)
+        assert listed.status_code == 200
+        assert listed.context["cl"].result_count == item.count  # the link shows exactly what was counted
+
+
+def test_it_lists_the_latest_failures_newest_first_with_their_messages(admin_client):
+    now = timezone.now()
+    SyncRun.objects.create(kind=SyncRun.Kind.CATALOG, started=now - timedelta(hours=3), outcome="failed",
+                           error="Al-Style timed out")
+    FeedRun.objects.create(started=now - timedelta(hours=2), outcome=FeedRun.Outcome.INVALID,
+                           reason="The feed does not match the schema")
+    StatusChange.objects.create(order=_order(code="777"), action="accept", state="failed",
+                                finished_at=now - timedelta(hours=1), message="<b>order not found</b>")
+    for n in range(10):  # older than all of the above: only some of them fit
+        SyncRun.objects.create(kind=SyncRun.Kind.STOCK, started=now - timedelta(days=1, hours=n), outcome="failed",
+                               error=f"old failure {n}")
+
+    response = admin_client.get("/admin/")
+
+    failures = response.context["dashboard"]["failures"]
+    assert [failure.message for failure in failures[:3]] == [
+        "<b>order not found</b>", "The feed does not match the schema", "Al-Style timed out",
+    ]
+    assert failures[0].what == "Status change: accept №777"
+    assert len(failures) == 8
+    page = response.content.decode()
+    assert "&lt;b&gt;order not found&lt;/b&gt;" in page and "<b>order not found" not in page
+    assert "old failure 4" in page and "old failure 5" not in page
+
+
+def test_it_shows_open_alerts_first(admin_client):
+    now = timezone.now()
+    Alert.objects.create(key="feed-held", kind="feed_held", subject="Feed held", message="Offers fell by 80%",
+                         opened=now - timedelta(hours=2))
+    Alert.objects.create(key="sync-failing:orders", kind="job_failing", subject="Job “Kaspi orders”",
+                         message="<i>HTTP 401</i>", opened=now - timedelta(hours=1))
+    Alert.objects.create(key="old", kind="job_failing", subject="Recovered job", message="gone",
+                         opened=now - timedelta(days=1), resolved=now - timedelta(hours=20))
+
+    response = admin_client.get("/admin/")
+
+    alerts = response.context["dashboard"]["alerts"]
+    assert [(alert.what, alert.message) for alert in alerts] == [
+        ("Job “Kaspi orders”", "<i>HTTP 401</i>"), ("Feed held", "Offers fell by 80%"),
+    ]
+    assert response.context["dashboard"]["alerts_url"] == "/admin/kaspiconnect/alert/?state=open"
+    page = response.content.decode()
+    assert page.index('id="dashboard-alerts"') < page.index('class="kc-tiles"')
+    assert "&lt;i&gt;HTTP 401&lt;/i&gt;" in page and "Recovered job" not in page
+
+
+def test_it_shows_no_alert_box_when_all_is_well(admin_client):
+    assert 'id="dashboard-alerts"' not in admin_client.get("/admin/").content.decode()
+
+
+def test_it_charts_orders_and_revenue_per_local_day_for_30_days(request_):
+    today = timezone.localdate()
+    evening = datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=ALMATY) + timedelta(hours=23)
+    _order(created_at_kaspi=evening, total_price=5000)
+    _order(created_at_kaspi=evening + timedelta(hours=2), total_price=7000)  # 01:00 in Almaty, yesterday in UTC
+    _order(created_at_kaspi=evening + timedelta(hours=2), total_price=9000, status=KaspiStatus.CANCELLED)
+    _order(created_at_kaspi=evening - timedelta(days=40), total_price=1000)  # too old
+
+    orders, revenue, _ = dashboard(request=request_)["charts"]
+
+    assert orders["svg"].count('<rect class="bar"') == 30
+    assert revenue["svg"].count('<rect class="bar"') == 30
+    assert orders["title"] == "Orders per day, last 30 days: 3"
+    assert revenue["title"] == "Revenue per day, last 30 days: 12\u00a0000 ₸"
+    yesterday, today_label = (date_format(day, "SHORT_DATE_FORMAT") for day in (today - timedelta(days=1), today))
+    assert f"<title>{yesterday}: 1 order</title>" in orders["svg"]
+    assert f"<title>{today_label}: 2 orders</title>" in orders["svg"]
+    assert f"<title>{yesterday}: 5\u00a0000 ₸</title>" in revenue["svg"]
+    assert f"<title>{today_label}: 7\u00a0000 ₸</title>" in revenue["svg"]
+    assert orders["svg"].count(": 0 orders</title>") == 28
+
+
+def test_it_charts_offers_of_published_feeds(request_):
+    now = timezone.now()
+    for hours, offers in [(3, 1200), (2, 1250)]:
+        FeedRun.objects.create(started=now - timedelta(hours=hours), outcome="published", offers=offers,
+                               available_offers=offers - 100)
+    FeedRun.objects.create(started=now - timedelta(hours=1), outcome="held", offers=10)
+    FeedRun.objects.create(started=now - timedelta(days=31), outcome="published", offers=999)
+
+    offers = dashboard(request=request_)["charts"][2]["svg"]
+
+    assert offers.count("<circle") == 4
+    assert re.findall(r"<title>[^<]*: (\d+)</title>", offers) == ["1200", "1250", "1100", "1150"]
+
+
+def test_it_escapes_chart_text():
+    svg = charts.bar_chart([("<x>", 3, "a & b")], label='"quoted" <label>')
+
+    assert "&lt;x&gt;" in svg and "a &amp; b" in svg and "&quot;quoted&quot; &lt;label&gt;" in svg
+    assert "<x>" not in svg
+
+
+def _lots(n):
+    now = timezone.now()
+    for i in range(n):
+        at = now - timedelta(hours=i * 3)
+        order = _order(created_at_kaspi=at)
+        StatusChange.objects.create(order=order, action="accept", state="failed", finished_at=at, message="no")
+        SyncRun.objects.create(kind=SyncRun.Kind.ORDERS, started=at, finished=at, outcome="failed", error="x")
+        FeedRun.objects.create(started=at, outcome="published", offers=i)
+        FeedFetch.objects.create(at=at, status=200)
+        Alert.objects.create(key=f"alert-{next(_codes)}", kind="job_failing", subject="s",
+                             message="m", opened=at)
+
+
+def test_it_costs_as_many_queries_for_200_orders_as_for_5(admin_client, django_assert_max_num_queries):
+    _lots(5)
+    admin_client.get("/admin/")  # warm up: what is cached after the first visit is not the dashboard's cost
+    with CaptureQueriesContext(connection) as small:
+        admin_client.get("/admin/")
+
+    _lots(195)
+    with django_assert_max_num_queries(len(small)):
+        response = admin_client.get("/admin/")
+    assert response.status_code == 200 and Order.objects.count() == 200
+
+
+@pytest.fixture
+def viewer(client, db):
+    user = User.objects.create_user("viewer", password="x", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+def test_it_renders_for_staff_with_view_permissions_linking_only_what_they_may_see(client, viewer):
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_statuschange", "view_order"]))
+    StatusChange.objects.create(order=_order(), action="accept", state="pending")
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 200
+    waiting = {item.label: item for item in response.context["dashboard"]["waiting"]}
+    assert waiting["Status changes awaiting approval"].count == 1
+    assert waiting["Status changes awaiting approval"].url
+    assert waiting["Prices held by the guard"].url is None
+    assert all(tile.url is None for tile in response.context["dashboard"]["tiles"])
+    assert 'id="dashboard"' in response.content.decode()
+
+
+def test_it_renders_for_a_superuser_with_the_app_list_and_no_outside_assets(admin_client):
+    _lots(3)
+
+    response = admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.content)
+    assert page.get_element_by_id("dashboard") is not None
+    assert page.get_element_by_id("content-main").find_class("app-catalog")  # the admin's app list stays
+    assert len(page.find_class("kc-chart")) == 3
+    external = [
+        url for url in page.xpath("//script/@src | //link/@href | //img/@src | //iframe/@src")
+        if re.match(r"^(https?:)?//", url)
+    ]
+    assert external == []
+
+
+def test_it_still_sends_anonymous_visitors_to_the_login_page(client):
+    response = client.get("/admin/")
+
+    assert response.status_code == 302 and response.url.startswith("/admin/login/")
