@@ -1,0 +1,42 @@
+import importlib
+
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from kaspiconnect.schedules import declared
+
+
+def import_path(path):
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def test_every_scheduled_function_and_hook_imports():
+    for fields in declared().values():
+        assert callable(import_path(fields["func"]))
+        if fields.get("hook"):
+            assert callable(import_path(fields["hook"]))
+
+
+def test_setup_schedules_is_idempotent_and_keeps_names(db, settings):
+    call_command("setup_schedules")
+    call_command("setup_schedules")
+    assert Schedule.objects.count() == len(declared())
+    settings.ORDERS_SYNC_MINUTES = 7
+    call_command("setup_schedules")
+    assert Schedule.objects.get(name="orders: import from Kaspi").minutes == 7
+    assert Schedule.objects.count() == len(declared())
+
+
+def test_it_removes_schedules_it_no_longer_declares_but_not_foreign_ones(db):
+    Schedule.objects.create(name="catalog: retired job", func="catalog.tasks.gone", schedule_type=Schedule.DAILY)
+    Schedule.objects.create(name="someone else's job", func="math.floor", schedule_type=Schedule.DAILY)
+    call_command("setup_schedules")
+    assert not Schedule.objects.filter(name="catalog: retired job").exists()
+    assert Schedule.objects.filter(name="someone else's job").exists()
+
+
+def test_queue_limits_are_set_on_purpose(settings):
+    cluster = settings.Q_CLUSTER
+    assert cluster["timeout"] < cluster["retry"]
+    assert 0 < cluster["max_attempts"] < 10
