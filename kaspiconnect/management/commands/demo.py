@@ -47,10 +47,13 @@ class Command(BaseCommand):
         """Point this process and its children at the sandbox, whatever `.env` says."""
         values = {
             "ALSTYLE_API_URL": sandbox.alstyle_url,
-            "ALSTYLE_TOKEN": sandbox.alstyle_token,
+            "ALSTYLE_TOKEN": sandbox.state.alstyle_token,
             "ALSTYLE_MIN_INTERVAL": DEMO_INTERVAL,
             "KASPI_API_URL": sandbox.kaspi_url,
-            "KASPI_TOKEN": sandbox.kaspi_token,
+            "KASPI_TOKEN": sandbox.state.kaspi_token,
+            "TELEGRAM_API_URL": sandbox.telegram_url,  # alerts go to the sandbox's fake Telegram
+            "TELEGRAM_BOT_TOKEN": "sandbox-bot-token",
+            "TELEGRAM_CHAT_ID": "-100",
             "KASPI_MERCHANT_ID": "DEMO1",
             "KASPI_COMPANY": "Демо-магазин",
             "FEED_TOKEN": settings.FEED_TOKEN or self.stable_feed_token(),
@@ -60,6 +63,7 @@ class Command(BaseCommand):
             setattr(settings, name, value)
         env = {name: str(value) for name, value in values.items()}
         env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
+        env["KASPICONNECT_QUIET"] = "1"  # the missing-.env warning was said once already
         env["FEED_DIR"] = str(settings.FEED_DIR)
         return {name: value for name, value in env.items() if value}
 
