@@ -48,7 +48,12 @@ class Offer:
 
 def clean_text(value, limit=None):
     """Strip what XML 1.0 cannot carry and fold white space; cut to `limit` on a word boundary."""
-    text = _SPACES.sub(" ", _XML_FORBIDDEN.sub("", str(value or ""))).strip()
+    text = str(value or "")
+    # Most names are already clean, and the two substitutions are a third of a feed build. A printable
+    # string holds no control character and no white space but " ", so only a double space needs them.
+    if not text.isprintable() or "  " in text:
+        text = _SPACES.sub(" ", _XML_FORBIDDEN.sub("", text))
+    text = text.strip()
     if limit and len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
     return text
