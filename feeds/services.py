@@ -112,7 +112,7 @@ def _build(run, work, *, dry_run, force):
     run.reserved_units = sum(reserved.values())
     feed = work / FEED_NAME
     with closing(_new_snapshot(work / SNAPSHOT_NAME)) as snapshot:
-        _write_feed(feed, snapshot, iter_offers(reserved=reserved), date=run.started, header=header)
+        written = _write_feed(feed, snapshot, iter_offers(reserved=reserved), date=run.started, header=header)
         run.offers, run.available_offers = snapshot.execute(
             "select count(*), coalesce(sum(available), 0) from offer"
         ).fetchone()
@@ -121,7 +121,9 @@ def _build(run, work, *, dry_run, force):
     with open(feed, "rb") as data:
         run.sha256 = hashlib.file_digest(data, "sha256").hexdigest()
 
-    errors = validate_file(feed)
+    # The snapshot's primary key has already counted the distinct SKUs: only when one repeats does
+    # the schema need its own uniqueness check, which holds every SKU in memory.
+    errors = validate_file(feed, unique_skus=written != run.offers)
     run.valid, run.validation_errors = not errors, "\n".join(errors)
     if errors:
         run.outcome = FeedRun.Outcome.INVALID
@@ -148,7 +150,7 @@ def _required(name):
 
 
 def _write_feed(path, snapshot, offers, *, date, header):
-    """Stream the offers into `path` (flat memory), recording each one in `snapshot`."""
+    """Stream the offers into `path` (flat memory), recording each one in `snapshot`; return how many."""
     root_attributes = {
         "date": timezone.localtime(date, ALMATY).strftime("%Y-%m-%dT%H:%M:%S"),
         f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION,
@@ -161,9 +163,11 @@ def _write_feed(path, snapshot, offers, *, date, header):
                 xf.write(_element(tag, text), "\n")
             with xf.element("offers"):
                 xf.write("\n")
-                snapshot.executemany("insert or replace into offer values (?, ?, ?, ?)", _write_offers(xf, offers))
+                insert = "insert or replace into offer values (?, ?, ?, ?)"
+                written = snapshot.executemany(insert, _write_offers(xf, offers)).rowcount
             xf.write("\n")
     snapshot.commit()
+    return written
 
 
 def _write_offers(xf, offers):
@@ -240,7 +244,7 @@ def _new_snapshot(path):
     # A scratch file until it is published: nothing to roll back to, nothing to sync.
     snapshot.execute("pragma journal_mode = off")
     snapshot.execute("pragma synchronous = off")
-    # Duplicate SKUs are the schema's to report, so a repeat replaces instead of failing here.
+    # A repeated SKU replaces the first (and shows in the count): the schema reports it, with its line.
     snapshot.execute(
         "create table offer (sku text primary key, price integer, stock integer, available integer) without rowid"
     )

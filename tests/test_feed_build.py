@@ -266,6 +266,21 @@ def test_it_never_publishes_an_invalid_feed(store, make_product, monkeypatch):
     assert (settings.FEED_DIR / "kaspi.xml").read_bytes() == before
 
 
+def test_it_never_publishes_duplicate_skus(store, make_product, monkeypatch):
+    make_product(sku="D1")
+    make_product(sku="D2")
+    offers = list(services.iter_offers())
+    monkeypatch.setattr(services, "iter_offers", lambda reserved: iter([*offers, offers[0]]))
+
+    run = feed_build()
+
+    assert run.outcome == FeedRun.Outcome.INVALID
+    assert run.reason.endswith("line 8: Element '{kaspiShopping}offer': Duplicate key-sequence ['D1'] in unique "
+                               "identity-constraint '{kaspiShopping}uniqueSku'.")
+    assert run.offers == 2
+    assert not (settings.FEED_DIR / "kaspi.xml").exists()
+
+
 def test_it_holds_a_feed_with_no_offers(store):
     run = feed_build()
 
@@ -341,6 +356,12 @@ def test_it_writes_nothing_public_on_a_dry_run(store, make_product):
     assert (run.outcome, run.valid, run.offers) == (FeedRun.Outcome.DRY_RUN, True, 1)
     assert [p.name for p in settings.FEED_DIR.iterdir()] == [".build.lock"]
     assert published_run() is None
+
+
+def test_it_says_on_a_dry_run_what_the_guard_would_do(store):
+    run = feed_build(dry_run=True)
+
+    assert (run.outcome, run.reason) == (FeedRun.Outcome.DRY_RUN, "The feed has no offers.")
 
 
 def test_it_replaces_the_published_files_atomically(store, make_product, monkeypatch):
