@@ -4,6 +4,7 @@ import logging
 import math
 from functools import partial
 
+import requests
 from django.conf import settings
 
 from kaspiconnect.http import ApiError, call, describe_status, json_body
@@ -61,7 +62,7 @@ class AlstyleClient:
         self.base_url = (base_url or settings.ALSTYLE_API_URL).rstrip("/")
         self.token = settings.ALSTYLE_TOKEN if token is None else token
         self.min_interval = settings.ALSTYLE_MIN_INTERVAL if min_interval is None else min_interval
-        self.session = session
+        self.session = session or requests.Session()  # keep-alive across the many calls of one run
         self.requests = 0
 
     def get(self, endpoint, **params):

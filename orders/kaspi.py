@@ -3,6 +3,7 @@
 from datetime import datetime
 from urllib.parse import quote
 
+import requests
 from django.conf import settings
 
 from kaspiconnect.http import ApiError, call, describe_status
@@ -31,7 +32,7 @@ class KaspiClient:
     def __init__(self, *, base_url=None, token=None, session=None):
         self.base_url = (base_url or settings.KASPI_API_URL).rstrip("/")
         self.token = settings.KASPI_TOKEN if token is None else token
-        self.session = session
+        self.session = session or requests.Session()  # keep-alive across the many calls of one run
         self.requests = 0
 
     def _call(self, method, path, *, retries=None, headers=None, **kwargs):

@@ -127,6 +127,8 @@ def _refresh_older_open_orders(client, since, seen, counts, notes):
 
 
 def _store_page(resources, seen, counts, notes):
+    """Store one page of orders; an order whose fields are all as stored costs no write."""
+    page = []
     for resource in resources:
         counts["received"] += 1
         try:
@@ -135,10 +137,20 @@ def _store_page(resources, seen, counts, notes):
             counts["skipped"] += 1
             notes.append(f"skipped a malformed order: {exc!r}"[:300])
             continue
-        if fields["kaspi_id"] in seen:
-            continue
-        seen.add(fields["kaspi_id"])
-        counts[_upsert_order(fields)] += 1
+        if fields["kaspi_id"] not in seen:
+            seen.add(fields["kaspi_id"])
+            page.append(fields)
+    stored = {order.kaspi_id: order for order in Order.objects.filter(kaspi_id__in=[f["kaspi_id"] for f in page])}
+    for fields in page:
+        order = stored.get(fields["kaspi_id"])
+        if order is not None and not _changed_fields(order, fields):
+            counts["unchanged"] += 1
+        else:
+            counts[_upsert_order(fields)] += 1
+
+
+def _changed_fields(order, fields):
+    return {name: value for name, value in fields.items() if getattr(order, name) != value}
 
 
 def _upsert_order(fields):
@@ -154,7 +166,7 @@ def _upsert_order(fields):
             OrderEvent.objects.create(order=order, status=order.status, state=order.state,
                                       text=f"imported from Kaspi: {order.status} / {order.state}")
             return "created"
-        changed = {name: value for name, value in fields.items() if getattr(order, name) != value}
+        changed = _changed_fields(order, fields)
         if not changed:
             return "unchanged"
         if "status" in changed or "state" in changed:

@@ -161,3 +161,21 @@ def test_it_names_the_missing_token(db, settings):
     settings.KASPI_TOKEN = ""
     with pytest.raises(Exception, match="KASPI_TOKEN is not set"):
         orders_sync(days=1)
+
+
+def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
+    from django.core.management import call_command
+
+    from kaspiconnect.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=0, products=300, orders=3000, order_days=60, seed=5).start()
+    try:
+        settings.KASPI_API_URL = server.kaspi_url
+        call_command("sync_orders", "--days", "60")
+        assert Order.objects.count() == 3000
+        assert_kaspi_rules_kept(server)
+        call_command("sync_orders", "--days", "60")
+        assert Order.objects.count() == 3000
+        assert SyncRun.objects.filter(kind="orders").order_by("-started").first().created == 0
+    finally:
+        server.stop()
