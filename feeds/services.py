@@ -7,7 +7,6 @@ FEED_DIR, so a failed, invalid or held build leaves Kaspi with the previous good
 import fcntl
 import gzip
 import hashlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
+from orders.services import reserved_quantities
 
 from .models import FeedRun
 from .validation import validate_file
@@ -60,18 +60,6 @@ class FeedError(Exception):
 
 def published_run():
     return FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED).order_by("-started").first()
-
-
-def reserved_quantities():
-    """Units open orders hold, {sku: qty}: the orders app provides them once it has them.
-
-    Only a missing module counts as "none"; an orders module that fails to import fails the build,
-    because publishing stock that orders already hold oversells.
-    """
-    if importlib.util.find_spec("orders.services") is None:
-        return {}
-    reserved = getattr(importlib.import_module("orders.services"), "reserved_quantities", None)
-    return reserved() if reserved else {}
 
 
 def feed_build(*, dry_run=False, force=False, user=None) -> FeedRun:
@@ -117,6 +105,9 @@ def _build(run, work, *, dry_run, force):
             "select count(*), coalesce(sum(available), 0) from offer"
         ).fetchone()
         _count_changes(run, snapshot, Path(settings.FEED_DIR) / SNAPSHOT_NAME)
+    if reserved:
+        largest = sorted(reserved.items(), key=lambda item: (-item[1], item[0]))[:SAMPLE_SIZE]
+        run.change_sample = {**run.change_sample, "reserved": dict(largest)}
     run.bytes = feed.stat().st_size
     with open(feed, "rb") as data:
         run.sha256 = hashlib.file_digest(data, "sha256").hexdigest()

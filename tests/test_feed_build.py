@@ -1,7 +1,5 @@
 import gzip
 import re
-import sys
-import types
 
 import pytest
 from django.conf import settings
@@ -11,7 +9,7 @@ from catalog.models import City, Product, Store
 from catalog.offers import Availability, Offer
 from feeds import services
 from feeds.models import FeedRun
-from feeds.services import feed_build, published_run, reserved_quantities
+from feeds.services import feed_build, published_run
 from feeds.validation import SCHEMA_PATH
 
 NS = {"k": "kaspiShopping"}
@@ -185,22 +183,7 @@ def test_it_takes_reserved_units_off_the_published_stock(store, make_product, mo
 
     assert offer_element(published_feed(), "R1").find("k:availabilities/k:availability", NS).get("stockCount") == "3"
     assert run.reserved_units == 2
-
-
-def test_it_has_no_reservations_until_the_orders_app_provides_them(monkeypatch):
-    monkeypatch.setattr(services.importlib.util, "find_spec", lambda name: None)
-    assert reserved_quantities() == {}
-    monkeypatch.setitem(sys.modules, "orders.services", types.ModuleType("orders.services"))
-    monkeypatch.setattr(services.importlib.util, "find_spec", lambda name: sys.modules[name])
-    assert reserved_quantities() == {}
-
-
-def test_it_reads_reservations_from_the_orders_app(monkeypatch):
-    module = types.ModuleType("orders.services")
-    module.reserved_quantities = lambda: {"A1": 3}
-    monkeypatch.setitem(sys.modules, "orders.services", module)
-    monkeypatch.setattr(services.importlib.util, "find_spec", lambda name: sys.modules[name])
-    assert reserved_quantities() == {"A1": 3}
+    assert run.change_sample["reserved"] == {"R1": 2}
 
 
 @pytest.mark.parametrize("name", ["KASPI_COMPANY", "KASPI_MERCHANT_ID"])
