@@ -1,0 +1,106 @@
+"""A manager's morning in a real headless Chromium: log in, edit a price, publish the feed, read
+the dashboard, approve a proposed acceptance and see it sent to Kaspi.
+
+Chromium comes from the system (`make test` installs Debian's `chromium` where it can); the test
+is skipped, saying why, only when no browser is there. `SCREENSHOT_DIR=docs` keeps the
+screenshots the README shows (`make screenshots`).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from catalog.models import PricingRule, Product
+from catalog.services import catalog_sync
+from feeds.models import FeedRun
+from feeds.services import feed_build
+from orders.models import Order, StatusChange
+from orders.services import orders_sync
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    if not CHROMIUM:
+        pytest.skip("no Chromium on this machine (Debian package `chromium`); make test installs it where it can")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ru-RU")
+        yield context.new_page()
+        browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def shop(transactional_db, sandbox, store):
+    """A shop after its first night: catalogue priced, feed published, orders imported."""
+    PricingRule.objects.create(name="Общая наценка", markup_percent=15, min_margin_percent=5, rounding="90")
+    catalog_sync()
+    feed_build()
+    orders_sync(days=30)
+    User.objects.create_superuser("manager", "manager@example.kz", "browser-test-pass")
+    kaspi = sandbox.state.add_order()
+    orders_sync(days=1)
+    return Order.objects.get(code=kaspi["attributes"]["code"]), kaspi
+
+
+def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, screenshots, settings):
+    order, kaspi = shop
+    page.set_default_timeout(15000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "manager")
+    page.fill("#id_password", "browser-test-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content")
+
+    product = Product.objects.filter(price__gt=0).order_by("sku").first()
+    page.goto(f"{live_server.url}/admin/catalog/product/?q={product.sku}")
+    page.fill("input[name='form-0-price']", "12990")
+    page.click("input[name='_save']")
+    page.wait_for_selector(".messagelist")
+    product.refresh_from_db()
+    assert (product.price, product.price_locked) == (12990, True)
+
+    builds = FeedRun.objects.count()
+    page.goto(f"{live_server.url}/admin/feeds/feedrun/")
+    page.select_option("select[name='action']", "build_now")
+    page.click("button[name='index']")
+    page.wait_for_selector(".messagelist .success")
+    assert FeedRun.objects.count() == builds + 1
+    assert FeedRun.objects.first().outcome == "published"
+    assert 'sku="%s"' % product.sku in (settings.FEED_DIR / "kaspi.xml").read_text()
+
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_selector("svg")
+    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+
+    proposal = StatusChange.objects.get(order=order, state="pending")
+    assert (proposal.action, proposal.proposed) == ("accept", True)
+    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    page.click("#approve-change")
+    page.wait_for_selector(".messagelist")
+    proposal.refresh_from_db()
+    assert proposal.state == "done"
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    assert proposal.get_state_display() in page.inner_text("#content")
+    page.screenshot(path=str(screenshots / "order.png"), full_page=True)
