@@ -12,6 +12,7 @@ from kaspiconnect.locks import job_lock
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product, SyncRun
 from .pricing import RuleBook, guard_holds
+from .runs import recorded_run
 from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, parse_stock
 
 log = logging.getLogger(__name__)
@@ -39,44 +40,26 @@ def catalog_sync(*, client=None, progress=None):
 
 
 def _catalog_sync(client, progress):
-    run = SyncRun.objects.create(kind=SyncRun.Kind.CATALOG)
-    notes = []
-    try:
+    with recorded_run(SyncRun.Kind.CATALOG, client=client, failure=SyncError, expected=(SyncError,)) as run:
         raw = []
         for page, pages, elements in client.iter_pages():
             raw.extend(elements)
             if progress:
                 progress(f"page {page}/{pages}: {len(raw)} products read")
         run.received = len(raw)
-        items, skipped = _parse_all(raw, notes)
+        items, run.skipped = _parse_all(raw, run.lines)
         if not items:
             raise SyncError("the supplier returned no usable products; the catalogue was left as it was")
         try:
             tree = category_parents(client.categories())
         except ApiError as exc:
-            notes.append(f"categories not refreshed: {exc}")
+            run.lines.append(f"categories not refreshed: {exc}")
             tree = {}
         with transaction.atomic():
-            counts = _write(items, tree)
-            counts["repriced"] = products_reprice()
-        run.skipped = skipped
-        run.created, run.updated, run.unchanged, run.vanished = (
-            counts["created"], counts["updated"], counts["unchanged"], counts["vanished"]
-        )
-        run.outcome = SyncRun.Outcome.OK
-        if counts["repriced"]:
-            notes.append(f"{counts['repriced']} prices changed by the rules")
-    except (ApiError, SyncError) as exc:
-        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
-        raise SyncError(str(exc)) from exc
-    except Exception as exc:
-        run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        run.requests = client.requests
-        run.finished = timezone.now()
-        run.notes = "\n".join(notes[:200])
-        run.save()
+            run.created, run.updated, run.unchanged, run.vanished = _write(items, tree)
+            repriced = products_reprice()
+        if repriced:
+            run.lines.append(f"{repriced} prices changed by the rules")
     return run
 
 
@@ -92,8 +75,7 @@ def stock_refresh(*, client=None):
 
 
 def _stock_refresh(client):
-    run = SyncRun.objects.create(kind=SyncRun.Kind.STOCK)
-    try:
+    with recorded_run(SyncRun.Kind.STOCK, client=client, failure=SyncError, expected=(SyncError,)) as run:
         answer = client.quantity_price()
         run.received = len(answer)
         if not answer:
@@ -102,13 +84,6 @@ def _stock_refresh(client):
             changed, run.skipped, run.unchanged = _apply_stock(answer)
             run.updated = len(changed)
             products_reprice(queryset=Product.objects.filter(pk__in=changed))
-        run.outcome = SyncRun.Outcome.OK
-    except (ApiError, SyncError) as exc:
-        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
-        raise SyncError(str(exc)) from exc
-    finally:
-        run.requests, run.finished = client.requests, timezone.now()
-        run.save()
     return run
 
 
@@ -171,7 +146,7 @@ def _write(items, tree):
     gone = [pk for article, pk, _, at_supplier in existing.values() if at_supplier and article not in items]
     for start in range(0, len(gone), BATCH):
         Product.objects.filter(pk__in=gone[start : start + BATCH]).update(at_supplier=False, updated_at=now)
-    return {"created": len(new), "updated": len(changed), "unchanged": unchanged, "vanished": len(gone)}
+    return len(new), len(changed), unchanged, len(gone)
 
 
 def _supplier_fields(item, brands, categories, now):

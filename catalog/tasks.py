@@ -1,24 +1,17 @@
-"""Queue entry points: thin wrappers that call the services (schedules name these paths).
+"""Queue entry points: thin wrappers that call the services (schedules name these paths)."""
 
-A run that finds the same job already running steps aside: that is not a failure.
-"""
-
-from kaspiconnect.locks import JobBusy
+from kaspiconnect.locks import skip_when_busy
 
 from . import services
 
 
+@skip_when_busy
 def sync_catalog():
-    try:
-        run = services.catalog_sync()
-    except JobBusy as exc:
-        return f"skipped: {exc}"
+    run = services.catalog_sync()
     return f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, {run.skipped} skipped"
 
 
+@skip_when_busy
 def refresh_stock():
-    try:
-        run = services.stock_refresh()
-    except JobBusy as exc:
-        return f"skipped: {exc}"
+    run = services.stock_refresh()
     return f"{run.updated} updated, {run.unchanged} unchanged"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from catalog.models import Product, SyncRun
 from catalog.offers import clean_text, is_sellable
+from catalog.runs import recorded_run
 from kaspiconnect.locks import job_lock
 
 from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
@@ -42,38 +43,24 @@ class StatusChangeRefused(Exception):
 
 
 def orders_sync(*, days=None, client=None, progress=None):
-    """Import every order created since the watermark (or the last `days` days), in every state."""
+    """Import every order created since the watermark (or the last `days` days), in every state.
+
+    What each page brings is stored as it comes, so a failed run keeps its progress; the
+    watermark only moves with a successful run.
+    """
     client = client or KaspiClient()
-    with job_lock("orders-sync"):
-        run = SyncRun.objects.create(kind=SyncRun.Kind.ORDERS)
-        counts = {"received": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
-        notes = []
-        try:
-            until = timezone.now()
-            since = until - timedelta(days=days) if days else _watermark(until)
-            seen = set()
-            for state in STATES:
-                for low, high in windows(since, until):
-                    _import_window(client, state, low, high, seen, counts, notes)
-                if progress:
-                    progress(f"{state}: {counts['received']} orders read so far")
-            _refresh_older_open_orders(client, since, seen, counts, notes)
-            _load_missing_entries(client, notes)
-            counts["proposed"] = orders_propose()
-            run.outcome = SyncRun.Outcome.OK
-        except KaspiError as exc:
-            run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
-            raise OrderSyncError(str(exc)) from exc
-        except Exception as exc:
-            run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            for name in ("received", "created", "updated", "unchanged", "skipped"):
-                setattr(run, name, counts[name])
-            run.requests = client.requests
-            run.notes = "\n".join(notes[:200])
-            run.finished = timezone.now()
-            run.save()
+    with job_lock("orders-sync"), recorded_run(SyncRun.Kind.ORDERS, client=client, failure=OrderSyncError) as run:
+        until = timezone.now()
+        since = until - timedelta(days=days) if days else _watermark(until)
+        seen = set()
+        for state in STATES:
+            for low, high in windows(since, until):
+                _import_window(client, state, low, high, seen, run)
+            if progress:
+                progress(f"{state}: {run.received} orders read so far")
+        _refresh_older_open_orders(client, since, seen, run)
+        _load_missing_entries(client, run.lines)
+        orders_propose()
     return run
 
 
@@ -95,10 +82,10 @@ def windows(since, until):
         low = high + timedelta(milliseconds=1)
 
 
-def _import_window(client, state, low, high, seen, counts, notes):
+def _import_window(client, state, low, high, seen, run):
     for page in range(MAX_PAGES):
         data, meta = client.orders_page(state=state, since=low, until=high, page=page)
-        _store_page(data, seen, counts, notes)
+        _store_page(data, seen, run)
         if not data or page + 1 >= _int(meta.get("pageCount")):
             return
 
@@ -109,33 +96,34 @@ def order_import_by_code(*, code, client=None):
     resource = client.order_by_code(code)
     if resource is None:
         return None
-    counts = dict.fromkeys(("received", "created", "updated", "unchanged", "skipped"), 0)
-    _store_page([resource], set(), counts, [])
+    tally = SyncRun(kind=SyncRun.Kind.ORDERS)  # counts of this one-off import; not saved
+    tally.lines = []
+    _store_page([resource], set(), tally)
     order = Order.objects.get(kaspi_id=str(resource["id"]))
     if not order.entries_loaded:
         _store_entries(order, client.entries(order.kaspi_id))
     return order
 
 
-def _refresh_older_open_orders(client, since, seen, counts, notes):
+def _refresh_older_open_orders(client, since, seen, run):
     """Orders created before the window can still change status at Kaspi: read the open ones by code."""
     older = Order.objects.filter(status__in=OPEN_STATUSES, created_at_kaspi__lt=since).exclude(kaspi_id__in=seen)
     for code in older.values_list("code", flat=True):
         resource = client.order_by_code(code)
         if resource:
-            _store_page([resource], seen, counts, notes)
+            _store_page([resource], seen, run)
 
 
-def _store_page(resources, seen, counts, notes):
-    """Store one page of orders; an order whose fields are all as stored costs no write."""
+def _store_page(resources, seen, run):
+    """Store one page of orders, counting on `run`; an order stored as it is costs no write."""
     page = []
     for resource in resources:
-        counts["received"] += 1
+        run.received += 1
         try:
             fields = order_fields(resource)
         except (KeyError, TypeError, ValueError) as exc:
-            counts["skipped"] += 1
-            notes.append(f"skipped a malformed order: {exc!r}"[:300])
+            run.skipped += 1
+            run.lines.append(f"skipped a malformed order: {exc!r}"[:300])
             continue
         if fields["kaspi_id"] not in seen:
             seen.add(fields["kaspi_id"])
@@ -143,10 +131,8 @@ def _store_page(resources, seen, counts, notes):
     stored = {order.kaspi_id: order for order in Order.objects.filter(kaspi_id__in=[f["kaspi_id"] for f in page])}
     for fields in page:
         order = stored.get(fields["kaspi_id"])
-        if order is not None and not _changed_fields(order, fields):
-            counts["unchanged"] += 1
-        else:
-            counts[_upsert_order(fields)] += 1
+        outcome = "unchanged" if order is not None and not _changed_fields(order, fields) else _upsert_order(fields)
+        setattr(run, outcome, getattr(run, outcome) + 1)
 
 
 def _changed_fields(order, fields):

@@ -1,15 +1,13 @@
 """Queue entry points: thin wrappers that call the services (schedules name these paths)."""
 
-from kaspiconnect.locks import JobBusy, job_lock
+from kaspiconnect.locks import job_lock, skip_when_busy
 
 from . import services
 
 
+@skip_when_busy
 def sync_orders():
-    try:
-        run = services.orders_sync()
-    except JobBusy as exc:
-        return f"skipped: {exc}"
+    run = services.orders_sync()
     return f"{run.received} read, {run.created} new, {run.updated} updated"
 
 
@@ -18,9 +16,7 @@ def send_status_change(change_id):
     return f"{change.action} {change.order.code}: {change.state}"
 
 
+@skip_when_busy
 def push_status_changes():
-    try:
-        with job_lock("status-push"):
-            return services.status_changes_push()
-    except JobBusy as exc:
-        return f"skipped: {exc}"
+    with job_lock("status-push"):
+        return services.status_changes_push()

@@ -40,3 +40,11 @@ def test_queue_limits_are_set_on_purpose(settings):
     cluster = settings.Q_CLUSTER
     assert cluster["timeout"] < cluster["retry"]
     assert 0 < cluster["max_attempts"] < 10
+
+
+def test_a_task_steps_aside_while_the_same_job_runs(db):
+    from catalog.tasks import sync_catalog
+    from kaspiconnect.locks import job_lock
+
+    with job_lock("supplier"):
+        assert sync_catalog().startswith("skipped: supplier is already running")

@@ -1,0 +1,37 @@
+"""The row every job that talks to the outside world leaves behind: when, how long, what, outcome."""
+
+from contextlib import contextmanager
+
+from django.utils import timezone
+
+from kaspiconnect.http import ApiError
+
+from .models import SyncRun
+
+MAX_NOTES = 200
+
+
+@contextmanager
+def recorded_run(kind, *, client, failure, expected=()):
+    """Yield a fresh `SyncRun` of `kind`; save it however the block ends.
+
+    The block fills in counts and appends to `run.lines`. An `ApiError` or one of `expected`
+    marks the run failed and comes out as `failure` (one typed error for commands and tasks);
+    anything else is recorded with its type and raised as it is.
+    """
+    run = SyncRun.objects.create(kind=kind)
+    run.lines = []
+    try:
+        yield run
+        run.outcome = SyncRun.Outcome.OK
+    except (ApiError, *expected) as exc:
+        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
+        raise failure(str(exc)) from exc
+    except Exception as exc:
+        run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.requests = client.requests
+        run.notes = "\n".join(run.lines[:MAX_NOTES])
+        run.finished = timezone.now()
+        run.save()
