@@ -93,7 +93,7 @@ def _tiles(request, now):
     stock_at, stock_error = _sync_outcome(SyncRun.Kind.STOCK)
     return [
         _tile(
-            _("Supplier catalogue"), *_sync_outcome(SyncRun.Kind.CATALOG), now,
+            _("Supplier catalogue"), *_sync_outcome(SyncRun.Kind.CATALOG, SyncRun.Kind.STOCK), now,
             hours=(settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS),
             url=runs_url and f"{runs_url}?kind__exact=catalog", detail=_stock_detail(stock_at, stock_error, now),
         ),
@@ -116,8 +116,10 @@ def _tiles(request, now):
 
 
 # Each *_outcome gives (when it last worked, the error of the latest attempt if that failed, else None).
-def _sync_outcome(kind):
-    runs = SyncRun.objects.filter(kind=kind).exclude(outcome=SyncRun.Outcome.RUNNING).order_by("-started")
+# The supplier tile counts the full sync and the stock refresh alike: both bring fresh supplier data,
+# and a failing refresh must turn it red within one refresh period, not a day later.
+def _sync_outcome(*kinds):
+    runs = SyncRun.objects.filter(kind__in=kinds).exclude(outcome=SyncRun.Outcome.RUNNING).order_by("-started")
     ok, last = runs.filter(outcome=SyncRun.Outcome.OK).first(), runs.first()
     error = last.error if last and last.outcome == SyncRun.Outcome.FAILED else None
     return ok and (ok.finished or ok.started), error

@@ -99,14 +99,24 @@ def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(request_
     assert tile.at is not None  # the last success is still shown
 
 
-def test_it_shows_the_latest_stock_refresh_on_the_catalogue_tile(request_):
+def test_a_failed_stock_refresh_turns_the_catalogue_tile_red_at_once(request_):
     _sync(SyncRun.Kind.CATALOG, hours_ago=2)
     _sync(SyncRun.Kind.STOCK, hours_ago=0.5, outcome=SyncRun.Outcome.FAILED, error="token rejected")
 
     tile = _tiles(request_)["Supplier catalogue"]
 
-    assert tile.colour == "green"
+    assert (tile.colour, tile.error) == ("red", "token rejected")
     assert tile.detail == "Latest stock refresh failed: token rejected"
+
+
+def test_a_good_stock_refresh_counts_as_fresh_supplier_data(request_):
+    _sync(SyncRun.Kind.CATALOG, hours_ago=30)
+    _sync(SyncRun.Kind.STOCK, hours_ago=0.5)
+
+    tile = _tiles(request_)["Supplier catalogue"]
+
+    assert tile.colour == "green"
+    assert tile.detail.startswith("Stock and prices refreshed")
 
 
 def test_it_counts_only_published_feeds_and_shows_why_the_latest_was_held(request_):
