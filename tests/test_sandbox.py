@@ -383,3 +383,15 @@ def test_it_wants_the_json_api_content_type(srv):
 
     assert response.status_code == 415
     assert order["attributes"]["status"] == "APPROVED_BY_BANK"
+
+
+def test_it_places_new_orders_while_running_when_asked():
+    import time
+
+    from kaspiconnect.sandbox.server import SandboxServer
+
+    with SandboxServer(port=0, products=50, orders=3, order_every=0.05) as server:
+        deadline = time.monotonic() + 5
+        while len(server.state.kaspi_orders) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(server.state.kaspi_orders) >= 6

@@ -39,7 +39,9 @@ class SandboxServer:
         kaspi_token="sandbox-kaspi-token",
         fail_rate=0.0,
         seed=42,
+        order_every=None,
     ):
+        self.order_every = order_every  # seconds between new orders while running, like real buyers
         self.state = SandboxState(
             products=products,
             orders=orders,
@@ -77,7 +79,13 @@ class SandboxServer:
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
         )
         self._thread.start()
+        if self.order_every:
+            threading.Thread(target=self._buyers, name="sandbox-buyers", daemon=True).start()
         return self
+
+    def _buyers(self):
+        while not self.state.sleep_until_stopped(self.order_every):
+            self.state.add_order()
 
     def stop(self):
         self.state.wake_sleepers()

@@ -151,5 +151,9 @@ class SandboxState:
         if seconds > 0:
             self._stopping.wait(seconds)
 
+    def sleep_until_stopped(self, seconds):
+        """Sleep; True as soon as the server stops."""
+        return self._stopping.wait(seconds)
+
     def wake_sleepers(self):
         self._stopping.set()

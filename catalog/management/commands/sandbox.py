@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=5.0, help="Al-Style's seconds between requests")
         parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests that fail (0..1)")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--order-every", type=float, help="add a new order every this many seconds")
         parser.add_argument("--alstyle-token", default="sandbox-alstyle-token")
         parser.add_argument("--kaspi-token", default="sandbox-kaspi-token")
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                 kaspi_token=options["kaspi_token"],
                 fail_rate=options["fail_rate"],
                 seed=options["seed"],
+                order_every=options["order_every"],
             )
         except OSError as exc:
             raise CommandError(f"cannot listen on port {options['port']}: {exc}") from None

@@ -15,6 +15,7 @@ from kaspiconnect.processes import run_web_and_queue
 from kaspiconnect.sandbox.server import SandboxServer
 
 DEMO_INTERVAL = 1.0  # seconds between supplier requests: the real 5 s would make the demo slow
+DEMO_ORDER_EVERY = 120  # a sandbox buyer places a new order this often, seconds
 
 
 class Command(BaseCommand):
@@ -26,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=int, default=3000)
 
     def handle(self, *args, address, sandbox_port, products, **options):
-        sandbox = SandboxServer(port=sandbox_port, products=products, interval=DEMO_INTERVAL).start()
+        sandbox = SandboxServer(port=sandbox_port, products=products, interval=DEMO_INTERVAL,
+                                order_every=DEMO_ORDER_EVERY).start()
         demo_env = self.configure(sandbox)
         self.stdout.write(f"sandbox APIs at {sandbox.url} (Al-Style and Kaspi)")
         call_command("migrate", interactive=False, verbosity=0)
