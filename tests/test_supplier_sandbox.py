@@ -99,3 +99,21 @@ def test_the_stock_refresh_updates_only_changed_rows_in_one_call(sandbox):
     product.refresh_from_db()
     assert (product.supplier_stock, product.supplier_quantity) == (100, ">100")
     assert stock_refresh().updated == 0
+
+
+@pytest.mark.parametrize("outage", ["alstyle_empty", "alstyle_fail_from_page"])
+def test_a_supplier_outage_leaves_the_published_feed_as_it_was(sandbox, store, outage):
+    from feeds.services import feed_build, published_run
+
+    PricingRule.objects.create(name="default", markup_percent=20)
+    catalog_sync()
+    first = feed_build()
+    assert first.outcome == "published" and first.available_offers > 200
+    setattr(sandbox.state, outage, True if outage == "alstyle_empty" else 2)
+    with pytest.raises(SyncError):
+        catalog_sync()
+    again = feed_build()
+    assert again.outcome == "published"
+    assert (again.offers, again.available_offers) == (first.offers, first.available_offers)
+    assert (again.added, again.removed, again.price_changes, again.stock_changes) == (0, 0, 0, 0)
+    assert published_run() == again
