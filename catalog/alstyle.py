@@ -58,11 +58,12 @@ def _parse(response):
 
 
 class AlstyleClient:
-    def __init__(self, *, base_url=None, token=None, min_interval=None, session=None):
+    def __init__(self, *, base_url=None, token=None, min_interval=None, session=None, retries=None):
         self.base_url = (base_url or settings.ALSTYLE_API_URL).rstrip("/")
         self.token = settings.ALSTYLE_TOKEN if token is None else token
         self.min_interval = settings.ALSTYLE_MIN_INTERVAL if min_interval is None else min_interval
         self.session = session or requests.Session()  # keep-alive across the many calls of one run
+        self.retries = retries  # None: HTTP_RETRIES
         self.requests = 0
 
     def get(self, endpoint, **params):
@@ -79,6 +80,7 @@ class AlstyleClient:
             secrets=[self.token],
             before_attempt=partial(wait_turn, "alstyle", self.min_interval),
             session=self.session,
+            retries=self.retries,
         )
 
     def iter_pages(self, *, additional_fields="brand"):

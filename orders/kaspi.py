@@ -29,10 +29,11 @@ def epoch_ms(moment: datetime):
 
 
 class KaspiClient:
-    def __init__(self, *, base_url=None, token=None, session=None):
+    def __init__(self, *, base_url=None, token=None, session=None, retries=None):
         self.base_url = (base_url or settings.KASPI_API_URL).rstrip("/")
         self.token = settings.KASPI_TOKEN if token is None else token
         self.session = session or requests.Session()  # keep-alive across the many calls of one run
+        self.retries = retries  # None: HTTP_RETRIES
         self.requests = 0
 
     def _call(self, method, path, *, retries=None, headers=None, **kwargs):
@@ -47,7 +48,7 @@ class KaspiClient:
             describe=_describe,
             error=KaspiError,
             secrets=[self.token],
-            retries=retries,
+            retries=self.retries if retries is None else retries,
             session=self.session,
             **kwargs,
         )

@@ -136,3 +136,26 @@ def test_it_spaces_requests_by_the_minimum_interval(settings, monkeypatch):
         ratelimit.wait_turn("unit", 5)
         clock["now"] += 1
     assert clock["slept"] == [4.0, 4.0]
+
+
+def test_it_spaces_requests_from_several_threads(settings):
+    import threading
+    import time
+
+    from kaspiconnect import ratelimit
+
+    stamps = []
+
+    def worker():
+        for _ in range(3):
+            ratelimit.wait_turn("threads", 0.05)
+            stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stamps.sort()
+    assert len(stamps) == 9
+    assert all(later - earlier >= 0.045 for earlier, later in zip(stamps, stamps[1:]))
