@@ -7,6 +7,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.text import get_text_list
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.models import Product, SyncRun
 from catalog.offers import clean_text, is_sellable
@@ -19,6 +22,7 @@ from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEntry, OrderEvent, S
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 1000  # per state and window: a guard against an answer whose pageCount never ends
+MAX_COMMENT = 1000  # Kaspi's limit for a cancellation comment
 TARGET_STATUS = {
     StatusChange.Action.ACCEPT: KaspiStatus.ACCEPTED_BY_MERCHANT,
     StatusChange.Action.COMPLETE: KaspiStatus.COMPLETED,
@@ -150,7 +154,8 @@ def _upsert_order(fields):
             except IntegrityError:  # a concurrent import created it first
                 return "unchanged"
             OrderEvent.objects.create(order=order, status=order.status, state=order.state,
-                                      text=f"imported from Kaspi: {order.status} / {order.state}")
+                                      text=_("imported from Kaspi: %(status)s / %(state)s")
+                                      % {"status": order.status, "state": order.state})
             return "created"
         changed = _changed_fields(order, fields)
         if not changed:
@@ -283,7 +288,7 @@ def orders_propose():
             if short:
                 status_change_request(order=order, action=StatusChange.Action.CANCEL, user=None, proposed=True,
                                       reason=StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
-                                      comment=f"not in stock: {', '.join(short)}"[:1000])
+                                      comment=(_("not in stock: %(skus)s") % {"skus": ", ".join(short)})[:MAX_COMMENT])
             else:
                 status_change_request(order=order, action=StatusChange.Action.ACCEPT, user=None, proposed=True)
             count += 1
@@ -311,7 +316,9 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
     with transaction.atomic():
         active = StatusChange.objects.select_for_update().filter(order=order, state__in=StatusChange.ACTIVE).first()
         if active and active.state != StatusChange.State.PENDING:
-            raise StatusChangeRefused(f"order {order.code}: a change is already being sent to Kaspi")
+            raise StatusChangeRefused(
+                _("order %(code)s: a change is already being sent to Kaspi") % {"code": order.code}
+            )
         if active and _same_request(active, action, reason, security_code):
             return active
         if active:
@@ -323,9 +330,11 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
                                                      security_code=security_code, proposed=proposed,
                                                      requested_by=user)
         except IntegrityError:
-            raise StatusChangeRefused(f"order {order.code}: another change was requested at the same time") from None
-        verb = "proposed" if proposed else "requested"
-        _event(order, f"{change.get_action_display()} {verb}{_detail(change)}", user)
+            raise StatusChangeRefused(
+                _("order %(code)s: another change was requested at the same time") % {"code": order.code}
+            ) from None
+        text = _("%(action)s proposed%(detail)s") if proposed else _("%(action)s requested%(detail)s")
+        _event(order, text % {"action": change.get_action_display(), "detail": _detail(change)}, user)
     return change
 
 
@@ -335,35 +344,39 @@ def _same_request(change, action, reason, security_code):
 
 def _check_transition(order, action, reason, comment, security_code):
     if action not in ALLOWED_FROM:
-        raise StatusChangeRefused(f"unknown action {action!r}")
+        raise StatusChangeRefused(_("unknown action %(action)s") % {"action": repr(action)})
     if order.status not in ALLOWED_FROM[action]:
-        raise StatusChangeRefused(
-            f"order {order.code} is {order.status}: Kaspi allows {action} only from "
-            f"{' or '.join(ALLOWED_FROM[action])}"
-        )
+        raise StatusChangeRefused(_("order %(code)s is %(status)s: Kaspi allows %(action)s only from %(allowed)s") % {
+            "code": order.code, "status": order.get_status_display(), "action": StatusChange.Action(action).label,
+            "allowed": get_text_list([status.label for status in ALLOWED_FROM[action]], _("or")),
+        })
     if action == StatusChange.Action.CANCEL and reason not in StatusChange.Reason.values:
-        reasons = ", ".join(StatusChange.Reason.values)
-        raise StatusChangeRefused(f"a cancellation needs one of Kaspi's reasons: {reasons}")
-    if len(comment) > 1000:
-        raise StatusChangeRefused("a cancellation comment may be at most 1000 characters")
+        reasons = ", ".join(str(label) for label in StatusChange.Reason.labels)
+        raise StatusChangeRefused(_("a cancellation needs one of Kaspi's reasons: %(reasons)s") % {"reasons": reasons})
+    if len(comment) > MAX_COMMENT:
+        raise StatusChangeRefused(
+            _("a cancellation comment may be at most %(limit)d characters") % {"limit": MAX_COMMENT}
+        )
     if security_code and not security_code.isdigit():
-        raise StatusChangeRefused("the buyer's code is digits only")
+        raise StatusChangeRefused(_("the buyer's code is digits only"))
 
 
 def status_change_approve(*, change, user, queue=True):
     """Approve a pending change; with `queue`, send it from the queue once the approval is committed."""
     if not user.has_perm("orders.approve_statuschange"):
-        raise StatusChangeRefused(f"{user} may not approve status changes")
+        raise StatusChangeRefused(_("%(user)s may not approve status changes") % {"user": user})
     if settings.ORDERS_FOUR_EYES and change.requested_by_id == user.pk:
-        raise StatusChangeRefused("the person who requested a change may not approve it (four-eyes rule)")
+        raise StatusChangeRefused(_("the person who requested a change may not approve it (four-eyes rule)"))
     updated = StatusChange.objects.filter(pk=change.pk, state=StatusChange.State.PENDING).update(
         state=StatusChange.State.APPROVED, approved_by=user, approved_at=timezone.now()
     )
     if not updated:
         change.refresh_from_db()
-        raise StatusChangeRefused(f"this change is {change.get_state_display()}, not awaiting approval")
+        raise StatusChangeRefused(
+            _("this change is %(state)s, not awaiting approval") % {"state": change.get_state_display()}
+        )
     change.refresh_from_db()
-    _event(change.order, f"{change.get_action_display()} approved", user)
+    _event(change.order, _("%(action)s approved") % {"action": change.get_action_display()}, user)
     if queue:
         transaction.on_commit(lambda: _queue_send(change.pk))
     return change
@@ -374,8 +387,8 @@ def status_change_reject(*, change, user):
         state=StatusChange.State.REJECTED, approved_by=user, finished_at=timezone.now()
     )
     if not updated:
-        raise StatusChangeRefused("only a change awaiting approval can be rejected")
-    _event(change.order, f"{change.get_action_display()} rejected", user)
+        raise StatusChangeRefused(_("only a change awaiting approval can be rejected"))
+    _event(change.order, _("%(action)s rejected") % {"action": change.get_action_display()}, user)
 
 
 def _queue_send(change_id):
@@ -402,7 +415,7 @@ def status_change_send(*, change_id, client=None):
     change.refresh_from_db()
     try:
         if uncertain and not change.is_code_request and _applied_at_kaspi(client, change):
-            return _finish(change, StatusChange.State.DONE, "found applied at Kaspi when read back")
+            return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
         client.set_status(order_id=change.order.kaspi_id, code=change.order.code, status=TARGET_STATUS[change.action],
                           reason=change.reason, comment=change.comment, send_code=change.is_code_request,
                           security_code=change.security_code)
@@ -410,13 +423,17 @@ def status_change_send(*, change_id, client=None):
         if not exc.temporary:
             return _finish(change, StatusChange.State.FAILED, str(exc))
         if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
-            return _finish(change, StatusChange.State.FAILED, f"gave up after {change.attempts} attempts: {exc}")
+            gave_up = ngettext(
+                "gave up after %(count)d attempt: %(error)s", "gave up after %(count)d attempts: %(error)s",
+                change.attempts,
+            )
+            return _finish(change, StatusChange.State.FAILED, gave_up % {"count": change.attempts, "error": exc})
         change.state, change.message = StatusChange.State.UNCERTAIN, str(exc)
         change.save(update_fields=["state", "message"])
         return change
     if change.is_code_request:
-        return _finish(change, StatusChange.State.DONE, "Kaspi sent the buyer a code; enter it to complete")
-    return _finish(change, StatusChange.State.DONE, "accepted by Kaspi")
+        return _finish(change, StatusChange.State.DONE, _("Kaspi sent the buyer a code; enter it to complete"))
+    return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
 
 
 def _applied_at_kaspi(client, change):
@@ -443,7 +460,7 @@ def status_changes_push(*, client=None):
     client = client or KaspiClient()
     stale = timezone.now() - timedelta(minutes=10)
     StatusChange.objects.filter(state=StatusChange.State.SENDING, sent_at__lt=stale).update(
-        state=StatusChange.State.UNCERTAIN, message="the sending worker stopped without an answer")
+        state=StatusChange.State.UNCERTAIN, message=_("the sending worker stopped without an answer"))
     due = StatusChange.objects.filter(state__in=[StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN])
     results = [status_change_send(change_id=pk, client=client) for pk in due.values_list("pk", flat=True)]
     return {state: sum(1 for change in results if change.state == state) for state in StatusChange.State.values}
