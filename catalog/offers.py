@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from .models import City, Product, Store
 
@@ -79,7 +80,7 @@ def iter_offers(reserved=None):
     reserved = reserved or {}
     stores = list(Store.objects.filter(is_active=True).values_list("store_id", "stock_percent", "preorder_days"))
     if not stores:
-        raise OfferError("no active store: add one under Stores in the admin")
+        raise OfferError(_("no active store: add one under Stores in the admin"))
     cities = list(City.objects.filter(is_active=True).values_list("city_id", "price_adjust_percent"))
     rows = (
         Product.objects.filter(price__gt=0)

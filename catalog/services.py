@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from kaspiconnect.http import ApiError
 from kaspiconnect.locks import job_lock
@@ -49,7 +50,7 @@ def _catalog_sync(client, progress):
         run.received = len(raw)
         items, run.skipped = _parse_all(raw, run.lines)
         if not items:
-            raise SyncError("the supplier returned no usable products; the catalogue was left as it was")
+            raise SyncError(gettext("the supplier returned no usable products; the catalogue was left as it was"))
         try:
             tree = category_parents(client.categories())
         except ApiError as exc:
@@ -79,7 +80,7 @@ def _stock_refresh(client):
         answer = client.quantity_price()
         run.received = len(answer)
         if not answer:
-            raise SyncError("the supplier returned no stock; nothing was changed")
+            raise SyncError(gettext("the supplier returned no stock; nothing was changed"))
         with transaction.atomic():
             changed, run.skipped, run.unchanged = _apply_stock(answer)
             run.updated = len(changed)
