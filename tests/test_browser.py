@@ -20,7 +20,8 @@ from feeds.services import feed_build
 from orders.models import Order, StatusChange
 from orders.services import orders_sync
 
-pytestmark = pytest.mark.browser
+# The browser asks for Russian, as the shop's staff do: the test reads the same language.
+pytestmark = [pytest.mark.browser, pytest.mark.russian]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
