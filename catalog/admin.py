@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from kaspiconnect.format import tenge
+from kaspiconnect.format import seconds, tenge, tenge_display
 
 from . import services
 from .models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
@@ -68,10 +68,17 @@ class AwaitingConfirmationFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PriceChangeInline(admin.TabularInline):
+class PriceChangeMoney:
+    """The old and new price of a `PriceChange`, as money."""
+
+    old_price_display = tenge_display("old_price", _("old price"))
+    new_price_display = tenge_display("new_price", _("new price"))
+
+
+class PriceChangeInline(PriceChangeMoney, admin.TabularInline):
     model = PriceChange
     extra = 0
-    fields = ["at", "old_price", "new_price", "source", "user"]
+    fields = ["at", "old_price_display", "new_price_display", "source", "user"]
     readonly_fields = fields
     can_delete = False
     ordering = ["-at"]
@@ -107,17 +114,19 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 100
     search_fields = ["sku", "=article", "article_pn", "name", "brand__name"]
     readonly_fields = [
-        "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_price",
-        "retail_price", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
-        "last_seen", "proposed_price", "updated_at",
+        "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_display",
+        "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
+        "last_seen", "proposed_display", "updated_at",
     ]
     fieldsets = [
         (_("Supplier"), {"fields": [
-            "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_price",
-            "retail_price", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
+            "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_display",
+            "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
             "last_seen",
         ]}),
-        (_("Kaspi"), {"fields": ["price", "price_locked", "proposed_price", "manual_stock", "publish", "updated_at"]}),
+        (_("Kaspi"), {"fields": [
+            "price", "price_locked", "proposed_display", "manual_stock", "publish", "updated_at",
+        ]}),
     ]
     inlines = [PriceChangeInline]
     actions = ["publish_items", "hide_items", "lock_prices", "unlock_prices", "apply_rules", "confirm_prices"]
@@ -132,6 +141,8 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description=_("awaiting confirmation"), ordering="proposed_price")
     def proposed_display(self, obj):
         return tenge(obj.proposed_price) if obj.proposed_price else "—"
+
+    retail_display = tenge_display("retail_price", _("supplier RRP"))
 
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=ProductForm, **kwargs)
@@ -183,7 +194,7 @@ class ProductAdmin(admin.ModelAdmin):
 @admin.register(PricingRule)
 class PricingRuleAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "is_active", "category", "brand", "min_purchase_price", "max_purchase_price", "markup_percent",
+        "name", "is_active", "category", "brand", "min_purchase_display", "max_purchase_display", "markup_percent",
         "markup_fixed", "min_margin_percent", "rounding", "priority",
     ]
     list_editable = ["is_active", "markup_percent", "markup_fixed", "priority"]
@@ -191,6 +202,8 @@ class PricingRuleAdmin(admin.ModelAdmin):
     list_select_related = ["category", "brand"]
     autocomplete_fields = ["category", "brand"]
     search_fields = ["name"]
+    min_purchase_display = tenge_display("min_purchase_price", _("purchase price from"))
+    max_purchase_display = tenge_display("max_purchase_price", _("purchase price up to"))
 
 
 @admin.register(Category)
@@ -222,8 +235,8 @@ class CityAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(ReadOnlyLogAdmin):
-    list_display = ["at", "product", "old_price", "new_price", "source", "user"]
+class PriceChangeAdmin(PriceChangeMoney, ReadOnlyLogAdmin):
+    list_display = ["at", "product", "old_price_display", "new_price_display", "source", "user"]
     list_filter = ["source", "at"]
     list_select_related = ["product", "user"]
     search_fields = ["product__sku", "product__name", "user__username"]
@@ -242,7 +255,7 @@ class SyncRunAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description=_("duration"))
     def duration_display(self, obj):
-        return f"{obj.duration.total_seconds():.1f} s" if obj.duration else "—"
+        return seconds(obj.duration.total_seconds()) if obj.duration else "—"
 
     @admin.display(description=_("error"))
     def error_short(self, obj):

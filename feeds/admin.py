@@ -5,6 +5,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from kaspiconnect.format import seconds
+
 from .models import FeedFetch, FeedRun
 from .services import feed_build
 
@@ -85,7 +87,7 @@ class FeedRunAdmin(LogAdmin):
 
     @admin.display(description=_("duration"), ordering="duration_ms")
     def duration(self, run):
-        return "" if run.duration_ms is None else f"{run.duration_ms / 1000:.1f} s"
+        return "" if run.duration_ms is None else seconds(run.duration_ms / 1000)
 
     @admin.display(description=_("reason"))
     def short_reason(self, run):

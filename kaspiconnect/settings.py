@@ -243,7 +243,7 @@ Q_CLUSTER = {
     "max_attempts": 2,
     "catch_up": False,
     "save_limit": 500,
-    "label": "Очередь задач",
+    "label": _("Task queue"),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -5,9 +5,10 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from catalog.admin import ReadOnlyLogAdmin
-from kaspiconnect.format import tenge
+from kaspiconnect.format import tenge_display
 
 from . import services
 from .models import Order, OrderEntry, OrderEvent, StatusChange
@@ -26,8 +27,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderEntryInline(ReadOnlyInline):
     model = OrderEntry
-    fields = ["entry_number", "sku", "name", "product", "quantity", "unit_price", "total_price"]
+    fields = ["entry_number", "sku", "name", "product", "quantity", "unit_price_display", "total_display"]
     readonly_fields = fields
+    unit_price_display = tenge_display("unit_price", _("unit price"))
+    total_display = tenge_display("total_price", _("total"))
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -68,14 +71,15 @@ class OrderAdmin(admin.ModelAdmin):
         (_("Customer"), {"fields": ["customer_name", "customer_phone"]}),
         (_("Delivery"), {"fields": ["delivery_mode", "is_kaspi_delivery", "delivery_address", "pickup_point_id",
                                     "signature_required", "pre_order"]}),
-        (_("Money"), {"fields": ["total_price", "delivery_cost", "payment_mode"]}),
+        (_("Money"), {"fields": ["total_display", "delivery_cost_display", "payment_mode"]}),
         (_("Kaspi"), {"fields": ["kaspi_id", "imported_at", "updated_at"]}),
     ]
     actions = ["request_accept", "request_cancel_out_of_stock", "request_cancel_buyer", "request_cancel_unreachable",
                "request_completion_code"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Order._meta.fields]  # everything here is Kaspi's
+        # Everything here is Kaspi's.
+        return [field.name for field in Order._meta.fields] + ["total_display", "delivery_cost_display"]
 
     def has_add_permission(self, request):
         return False
@@ -90,9 +94,8 @@ class OrderAdmin(admin.ModelAdmin):
             active_state=Subquery(active.values("state")[:1]),
         )
 
-    @admin.display(description=_("total"), ordering="total_price")
-    def total_display(self, obj):
-        return tenge(obj.total_price)
+    total_display = tenge_display("total_price", _("total"))
+    delivery_cost_display = tenge_display("delivery_cost", _("delivery cost"))
 
     @admin.display(description=_("pending change"))
     def pending_change(self, obj):
@@ -130,9 +133,8 @@ class OrderAdmin(admin.ModelAdmin):
             service = services.status_change_approve if decision == "approve" else services.status_change_reject
             try:
                 service(change=change, user=request.user)
-                self.message_user(request, _("Done: %(action)s %(decision)s.") % {
-                    "action": change.get_action_display(), "decision": _("approved") if decision == "approve"
-                    else _("rejected")})
+                done = _("Approved: %(action)s.") if decision == "approve" else _("Rejected: %(action)s.")
+                self.message_user(request, done % {"action": change.get_action_display()})
             except services.StatusChangeRefused as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:orders_order_change", order_id)
@@ -202,11 +204,13 @@ class StatusChangeAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Approve and send to Kaspi"), permissions=["approve"])
     def approve(self, request, queryset):
-        self._apply(request, queryset, services.status_change_approve, _("%d changes approved and queued."))
+        done = ngettext_lazy("%(count)d change approved and queued.", "%(count)d changes approved and queued.", "count")
+        self._apply(request, queryset, services.status_change_approve, done)
 
     @admin.action(description=_("Reject"), permissions=["approve"])
     def reject(self, request, queryset):
-        self._apply(request, queryset, services.status_change_reject, _("%d changes rejected."))
+        done = ngettext_lazy("%(count)d change rejected.", "%(count)d changes rejected.", "count")
+        self._apply(request, queryset, services.status_change_reject, done)
 
     def _apply(self, request, queryset, service, done_message):
         done = 0
@@ -216,7 +220,7 @@ class StatusChangeAdmin(admin.ModelAdmin):
                 done += 1
             except services.StatusChangeRefused as exc:
                 self.message_user(request, f"№{change.order.code}: {exc}", messages.WARNING)
-        self.message_user(request, done_message % done)
+        self.message_user(request, done_message % {"count": done})
 
     def has_approve_permission(self, request):
         return request.user.has_perm("orders.approve_statuschange")

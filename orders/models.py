@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class KaspiStatus(models.TextChoices):
@@ -16,7 +17,7 @@ class KaspiStatus(models.TextChoices):
 
 
 class KaspiState(models.TextChoices):
-    NEW = "NEW", _("new")
+    NEW = "NEW", pgettext_lazy("order state", "new")
     SIGN_REQUIRED = "SIGN_REQUIRED", _("signature required")
     PICKUP = "PICKUP", _("pickup")
     DELIVERY = "DELIVERY", _("delivery")

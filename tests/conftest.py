@@ -30,6 +30,16 @@ def _isolated_settings(settings, tmp_path):
     settings.SKU_PREFIX = ""
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_russian(request, settings):
+    """Tests assert the English source texts; tests marked `russian` see the product as its users do.
+
+    LANGUAGE_CODE, not just an active translation, so that pages the test client fetches (through
+    LocaleMiddleware) and texts written outside a request (alerts, order history) agree.
+    """
+    settings.LANGUAGE_CODE = "ru" if request.node.get_closest_marker("russian") else "en"
+
+
 @pytest.fixture
 def store(db):
     return Store.objects.create(store_id="PP1", name="Main")

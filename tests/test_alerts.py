@@ -185,8 +185,8 @@ def test_it_tells_each_order_awaiting_approval_once(telegram, admin_user):
     alerts.alerts_check()
     alerts.alerts_check()
     assert texts(telegram) == [
-        f"🔔 Order №{proposed.order.code}: “accept” awaits approval (proposed automatically). Total 25\u00a0990 ₸.",
-        f"🔔 Order №{requested.order.code}: “accept” awaits approval (requested by admin). Total 25\u00a0990 ₸.",
+        f"🔔 Order №{proposed.order.code}: “accept” awaits approval (proposed automatically). Total 25\u00a0990\u00a0₸.",
+        f"🔔 Order №{requested.order.code}: “accept” awaits approval (requested by admin). Total 25\u00a0990\u00a0₸.",
     ]
 
 

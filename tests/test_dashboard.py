@@ -239,12 +239,12 @@ def test_it_charts_orders_and_revenue_per_local_day_for_30_days(request_):
     assert orders["svg"].count('<rect class="bar"') == 30
     assert revenue["svg"].count('<rect class="bar"') == 30
     assert orders["title"] == "Orders per day, last 30 days: 3"
-    assert revenue["title"] == "Revenue per day, last 30 days: 12\u00a0000 ₸"
+    assert revenue["title"] == "Revenue per day, last 30 days: 12\u00a0000\u00a0₸"
     yesterday, today_label = (date_format(day, "SHORT_DATE_FORMAT") for day in (today - timedelta(days=1), today))
     assert f"<title>{yesterday}: 1 order</title>" in orders["svg"]
     assert f"<title>{today_label}: 2 orders</title>" in orders["svg"]
-    assert f"<title>{yesterday}: 5\u00a0000 ₸</title>" in revenue["svg"]
-    assert f"<title>{today_label}: 7\u00a0000 ₸</title>" in revenue["svg"]
+    assert f"<title>{yesterday}: 5\u00a0000\u00a0₸</title>" in revenue["svg"]
+    assert f"<title>{today_label}: 7\u00a0000\u00a0₸</title>" in revenue["svg"]
     assert orders["svg"].count(": 0 orders</title>") == 28
 
 
