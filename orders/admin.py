@@ -43,6 +43,7 @@ class StatusChangeInline(ReadOnlyInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
+    verbose_name_plural = _("this order's history")  # the model's plural names every order's history
     fields = ["at", "status", "state", "text", "user"]
     readonly_fields = fields
 
