@@ -184,9 +184,10 @@ def test_it_tells_each_order_awaiting_approval_once(telegram, admin_user):
     StatusChange.objects.filter(pk=requested.pk).update(requested_by=admin_user)
     alerts.alerts_check()
     alerts.alerts_check()
+    total = "25\u00a0990\u00a0₸"
     assert texts(telegram) == [
-        f"🔔 Order №{proposed.order.code}: “accept” awaits approval (proposed automatically). Total 25\u00a0990\u00a0₸.",
-        f"🔔 Order №{requested.order.code}: “accept” awaits approval (requested by admin). Total 25\u00a0990\u00a0₸.",
+        f"🔔 Order №{proposed.order.code}: “accept” awaits approval (proposed automatically). Total {total}.",
+        f"🔔 Order №{requested.order.code}: “accept” awaits approval (requested by admin). Total {total}.",
     ]
 
 
