@@ -119,6 +119,8 @@ class OrderAdmin(admin.ModelAdmin):
             "can_request": request.user.has_perm("orders.add_statuschange"),
             "can_approve": request.user.has_perm("orders.approve_statuschange"),
         }
+        # Every field is Kaspi's: nothing to save here; status changes go through the panel above.
+        extra.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def status_view(self, request, order_id):

@@ -101,8 +101,8 @@ class OrderEvent(models.Model):
 
     order = models.ForeignKey(Order, models.CASCADE, related_name="events", verbose_name=_("order"))
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
-    status = models.CharField(_("Kaspi status"), max_length=40, blank=True)
-    state = models.CharField(_("Kaspi state"), max_length=32, blank=True)
+    status = models.CharField(_("Kaspi status"), max_length=40, choices=KaspiStatus.choices, blank=True)
+    state = models.CharField(_("Kaspi state"), max_length=32, choices=KaspiState.choices, blank=True)
     text = models.TextField(_("what happened"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
                              verbose_name=_("user"))
