@@ -90,6 +90,10 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     assert FeedRun.objects.first().outcome == "published"
     assert 'sku="%s"' % product.sku in (settings.FEED_DIR / "kaspi.xml").read_text()
 
+    fetched = page.request.get(f"{live_server.url}/feeds/{settings.FEED_TOKEN}/kaspi.xml",
+                               headers={"User-Agent": "Kaspi price-list fetcher"})
+    assert fetched.status == 200 and fetched.headers["content-type"] == "application/xml; charset=utf-8"
+
     page.goto(f"{live_server.url}/admin/")
     page.wait_for_selector("svg")
     page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
