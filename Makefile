@@ -6,7 +6,7 @@ DEMO_ENV := DATABASE_URL=sqlite:///var/demo.sqlite3 FEED_DIR=var/demo-feeds
 # The concurrency tests run a second time against a real PostgreSQL (and Redis) when reachable.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install install-dev browser demo run test screenshots clean
+.PHONY: install install-dev browser demo run lint test screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,10 @@ run: install  ## the real APIs, configured by .env
 	$(PY) manage.py setup_schedules
 	$(PY) manage.py serve
 
-test: install-dev browser
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+test: install-dev browser lint
 	$(PY) -m pytest
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m postgres; \

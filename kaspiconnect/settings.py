@@ -1,7 +1,7 @@
 """Settings, all read from the environment (and `.env` when present) in this one place.
 
 A malformed value stops start-up with a message that names the variable; a missing API token
-only fails the command that needs it (see `kaspiconnect.config.require`).
+only fails the command that needs it, with a message naming the variable.
 """
 
 import re

@@ -88,7 +88,7 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     page.wait_for_selector(".messagelist .success")
     assert FeedRun.objects.count() == builds + 1
     assert FeedRun.objects.first().outcome == "published"
-    assert 'sku="%s"' % product.sku in (settings.FEED_DIR / "kaspi.xml").read_text()
+    assert f'sku="{product.sku}"' in (settings.FEED_DIR / "kaspi.xml").read_text()
 
     fetched = page.request.get(f"{live_server.url}/feeds/{settings.FEED_TOKEN}/kaspi.xml",
                                headers={"User-Agent": "Kaspi price-list fetcher"})

@@ -8,7 +8,7 @@ Most products are ordinary; a few percent carry one of the quirks the real suppl
 import base64
 import itertools
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -319,7 +319,7 @@ def to_ms(moment):
 
 
 def now_utc():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _creation_times(rng, count, days, now):
