@@ -4,23 +4,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import seconds, tenge, tenge_display
 
 from . import services
 from .models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
-
-
-class ReadOnlyLogAdmin(admin.ModelAdmin):
-    """Run logs are written by the jobs only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 class InStockFilter(admin.SimpleListFilter):

@@ -5,6 +5,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import seconds
 
 from .models import FeedFetch, FeedRun
@@ -13,21 +14,8 @@ from .services import feed_build
 _LEVELS = {FeedRun.Outcome.PUBLISHED: messages.SUCCESS, FeedRun.Outcome.DRY_RUN: messages.INFO}
 
 
-class LogAdmin(admin.ModelAdmin):
-    """A log written only by the code: nobody adds or edits rows; a superuser may clear them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-
 @admin.register(FeedRun)
-class FeedRunAdmin(LogAdmin):
+class FeedRunAdmin(ReadOnlyLogAdmin):
     list_display = [
         "started", "outcome", "offers", "available_offers", "size", "changes", "duration", "valid", "short_reason",
     ]
@@ -95,7 +83,7 @@ class FeedRunAdmin(LogAdmin):
 
 
 @admin.register(FeedFetch)
-class FeedFetchAdmin(LogAdmin):
+class FeedFetchAdmin(ReadOnlyLogAdmin):
     list_display = ["at", "client_ip", "user_agent", "status", "bytes"]
     list_filter = ["status"]
     date_hierarchy = "at"

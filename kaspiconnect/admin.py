@@ -4,6 +4,19 @@ from django.utils.translation import gettext_lazy as _
 from .models import Alert
 
 
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """A log written only by the code: nobody adds or edits rows; a superuser may clear them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 class StateFilter(admin.SimpleListFilter):
     title = _("state")
     parameter_name = "state"
@@ -20,20 +33,14 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    """A log: rows come from `alerts_check` only, so nobody adds or edits them here."""
+class AlertAdmin(ReadOnlyLogAdmin):
+    """Rows come from `alerts_check` only."""
 
     list_display = ["subject", "kind", "opened", "resolved", "is_delivered", "delivered"]
     list_filter = [StateFilter, "kind"]
     search_fields = ["key", "subject", "message"]
     date_hierarchy = "opened"
     fields = ["key", "kind", "subject", "message", "opened", "resolved", "delivered", "undelivered", "error"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("delivered"), boolean=True)
     def is_delivered(self, alert):

@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from catalog.admin import ReadOnlyLogAdmin
+from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import tenge_display
 
 from . import services
