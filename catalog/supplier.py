@@ -9,6 +9,7 @@ from django.conf import settings
 
 from .offers import clean_text
 
+SKU_MAX_LENGTH = 20  # Kaspi's limit for offer/@sku
 _MORE_THAN = re.compile(r"^\s*>\s*(\d+)\s*$")
 
 
@@ -94,8 +95,10 @@ def _article(value):
         article = int(str(value).strip())
     except (TypeError, ValueError):
         raise BadRecord(f"article {value!r} is not a number") from None
-    if not 0 < article < 10**15:
+    if article <= 0:
         raise BadRecord(f"article {article} is out of range")
+    if len(make_sku(article)) > SKU_MAX_LENGTH:
+        raise BadRecord(f"article {article} would make a SKU longer than Kaspi's {SKU_MAX_LENGTH} characters")
     return article
 
 

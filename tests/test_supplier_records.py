@@ -101,3 +101,10 @@ def test_it_flattens_the_nested_set_category_tree():
     ]
     assert category_parents(tree) == {1: ("Компьютеры", None), 2: ("Ноутбуки", 1), 3: ("Мониторы", 1),
                                       4: ("Сеть", None)}
+
+
+def test_it_rejects_an_article_too_long_for_a_kaspi_sku(settings):
+    settings.SKU_PREFIX = "AS"
+    parse_item(record(article=10**17))  # 18 digits + 2: exactly 20
+    with pytest.raises(BadRecord, match="longer than Kaspi's 20"):
+        parse_item(record(article=10**18))
