@@ -153,7 +153,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Lock price"), permissions=["change"])
     def lock_prices(self, request, queryset):
-        count = queryset.filter(price__isnull=False).update(price_locked=True)
+        count = queryset.filter(price__isnull=False).update(price_locked=True, proposed_price=None)
         self.message_user(request, ngettext("%d price locked.", "%d prices locked.", count) % count)
 
     @admin.action(description=_("Unlock price and apply the rules"), permissions=["change"])

@@ -20,13 +20,13 @@ class AlstyleError(ApiError):
 
 
 def _describe(response):
-    """Al-Style refuses callers that go too fast with a 403 that names the interval: wait and retry."""
+    """Al-Style refuses callers that go too fast with a 403 (usually naming the interval): wait and retry."""
     exc = describe_status(response)
-    if response.status_code == 403:
+    if response.status_code == 403:  # integrators see 403 for "too fast", with or without an interval
         interval = _rate_limit_interval(response)
-        if interval is not None:
-            exc = ApiError(f"rate limited (HTTP 403), asked to wait {interval} s", temporary=True, status=403)
-            exc.retry_after = interval
+        wait = interval if interval is not None else max(settings.ALSTYLE_MIN_INTERVAL, 1.0)
+        exc = ApiError(f"rate limited (HTTP 403), waiting {wait:g} s", temporary=True, status=403)
+        exc.retry_after = wait
     if response.status_code == 401:
         exc = ApiError("HTTP 401: the token was refused (check ALSTYLE_TOKEN)", temporary=False, status=401)
     return exc

@@ -100,10 +100,11 @@ def _apply_stock(answer):
         if (new_quantity, new_purchase, new_retail) == (quantity, purchase, retail):
             unchanged += 1
             continue
+        # The fingerprint no longer describes the row: the next full sync must compare field by field.
         changed.append(Product(pk=pk, supplier_quantity=new_quantity, supplier_stock=parse_stock(new_quantity),
-                               purchase_price=new_purchase, retail_price=new_retail))
-    Product.objects.bulk_update(changed, ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price"],
-                                batch_size=BATCH)
+                               purchase_price=new_purchase, retail_price=new_retail, supplier_hash=""))
+    fields = ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price", "supplier_hash"]
+    Product.objects.bulk_update(changed, fields, batch_size=BATCH)
     return [product.pk for product in changed], skipped, unchanged
 
 
@@ -202,15 +203,18 @@ def products_reprice(*, queryset=None, user=None):
     rows = (queryset if queryset is not None else Product.objects.all()).filter(price_locked=False)
     changed, history = [], []
     fields = ("id", "category_id", "brand_id", "purchase_price", "price", "proposed_price")
-    for pk, category_id, brand_id, purchase, price, proposed in rows.values_list(*fields).iterator(chunk_size=2000):
-        target = book.price(category_id=category_id, brand_id=brand_id, purchase=purchase)
-        new_price, new_proposed = _next_price(price, target)
-        if (new_price, new_proposed) != (price, proposed):
-            changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
-            if new_price != price:
-                history.append(PriceChange(product_id=pk, old_price=price, new_price=new_price,
-                                           source=PriceChange.Source.RULES, user=user))
+    # Rows stay locked until written, so a manager's price typed meanwhile is not overwritten.
     with transaction.atomic():
+        for pk, category_id, brand_id, purchase, price, proposed in (
+            rows.select_for_update().values_list(*fields).iterator(chunk_size=2000)
+        ):
+            target = book.price(category_id=category_id, brand_id=brand_id, purchase=purchase)
+            new_price, new_proposed = _next_price(price, target)
+            if (new_price, new_proposed) != (price, proposed):
+                changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
+                if new_price != price:
+                    history.append(PriceChange(product_id=pk, old_price=price, new_price=new_price,
+                                               source=PriceChange.Source.RULES, user=user))
         Product.objects.bulk_update(changed, ["price", "proposed_price"], batch_size=BATCH)
         PriceChange.objects.bulk_create(history, batch_size=BATCH)
     return len(history)

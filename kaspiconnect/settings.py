@@ -106,7 +106,7 @@ FEED_TOKEN = _read(
     lambda v: re.fullmatch(r"([A-Za-z0-9_-]{16,128})?", v),
     "16-128 characters of A-Z a-z 0-9 _ -",
 )
-FEED_DIR = Path(_read("FEED_DIR", env.str, str(BASE_DIR / "var" / "feeds")))
+FEED_DIR = Path(_read("FEED_DIR", env.str, "") or BASE_DIR / "var" / "feeds")  # empty: the default
 # A build that loses more than this share of available offers is held back (supplier outage).
 FEED_MAX_DROP_PERCENT = _read("FEED_MAX_DROP_PERCENT", env.int, 30, lambda v: 0 <= v <= 100, "0 to 100")
 FEED_MODEL_MAX_LENGTH = 255
@@ -222,7 +222,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = _read("LANGUAGE_CODE", env.str, "ru")
+LANGUAGE_CODE = _read("LANGUAGE_CODE", env.str, "ru", lambda v: v in ("ru", "en"), "ru or en")
 LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Almaty"
@@ -259,7 +259,10 @@ CACHES = {
 }
 
 # --- logging (kaspiconnect.log) -----------------------------------------------------------------
-LOG_LEVEL = _read("LOG_LEVEL", env.str, "INFO").upper()
+LOG_LEVEL = _read(
+    "LOG_LEVEL", env.str, "INFO", lambda v: v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "DEBUG, INFO, WARNING or ERROR",
+).upper()
 LOG_FORMAT = _read("LOG_FORMAT", env.str, "text", lambda v: v in ("text", "json"), "text or json")
 # Tests keep their log file in a temporary folder, never in the repository's logs/.
 _LOG_DIR = Path(tempfile.gettempdir()) / "kaspiconnect-test-logs" if "pytest" in sys.modules else BASE_DIR / "logs"

@@ -159,3 +159,16 @@ def test_it_spaces_requests_from_several_threads(settings):
     stamps.sort()
     assert len(stamps) == 9
     assert all(later - earlier >= 0.045 for earlier, later in zip(stamps, stamps[1:]))
+
+
+@responses.activate
+def test_it_waits_out_a_bare_403_too(settings, monkeypatch):
+    import time
+
+    waits = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    settings.ALSTYLE_MIN_INTERVAL = 5
+    responses.get(f"{BASE}/categories", status=403, body="Forbidden")
+    responses.get(f"{BASE}/categories", json=[])
+    assert client(min_interval=0).categories() == []
+    assert waits == [5]

@@ -154,3 +154,13 @@ def test_it_survives_a_categories_failure(db, settings):
         run = catalog_sync()
     assert run.outcome == "ok" and "categories not refreshed" in run.notes
     assert Category.objects.get(id=2).name == "#2"
+
+
+def test_the_command_says_in_one_line_when_a_sync_is_already_running(db):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from kaspiconnect.locks import job_lock
+
+    with job_lock("supplier"), pytest.raises(CommandError, match="already running"):
+        call_command("sync_products")

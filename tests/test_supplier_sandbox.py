@@ -117,3 +117,17 @@ def test_a_supplier_outage_leaves_the_published_feed_as_it_was(sandbox, store, o
     assert (again.offers, again.available_offers) == (first.offers, first.available_offers)
     assert (again.added, again.removed, again.price_changes, again.stock_changes) == (0, 0, 0, 0)
     assert published_run() == again
+
+
+def test_a_full_sync_after_a_stock_refresh_restores_what_the_supplier_says(sandbox):
+    catalog_sync()
+    product = Product.objects.filter(purchase_price__gt=1).first()
+    item = next(p for p in sandbox.state.alstyle_products if p.get("article") == product.article)
+    original = (item["quantity"], item["price1"])
+    item["quantity"], item["price1"] = 3, product.purchase_price + 500
+    stock_refresh()
+    item["quantity"], item["price1"] = original
+    run = catalog_sync()
+    assert run.updated >= 1
+    product.refresh_from_db()
+    assert product.purchase_price == original[1]

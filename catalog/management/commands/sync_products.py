@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import services
+from kaspiconnect.locks import JobBusy
 
 
 class Command(BaseCommand):
@@ -9,7 +10,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             run = services.catalog_sync(progress=self.stdout.write)
-        except services.SyncError as exc:
+        except (services.SyncError, JobBusy) as exc:
             raise CommandError(f"catalogue sync failed: {exc}") from None
         self.stdout.write(
             f"catalogue synced: {run.received} received, {run.created} created, {run.updated} updated, "
