@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import seconds
+from kaspiconnect.locks import JobBusy
 
 from .models import FeedFetch, FeedRun
 from .services import feed_build
@@ -55,7 +56,12 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
         return request.user.has_perm("feeds.override_guard")
 
     def _build(self, request, *, force):
-        run = feed_build(force=force, user=request.user)
+        try:
+            run = feed_build(force=force, user=request.user)
+        except JobBusy:
+            self.message_user(request, _("A feed build is already running; try again in a minute."),
+                              messages.WARNING)
+            return
         message = _("Feed %(outcome)s: %(offers)d offers, %(available)d available.") % {
             "outcome": run.get_outcome_display(), "offers": run.offers, "available": run.available_offers,
         }

@@ -4,7 +4,6 @@ Every build leaves one FeedRun row. The view only serves what the last published
 FEED_DIR, so a failed, invalid or held build leaves Kaspi with the previous good feed.
 """
 
-import fcntl
 import gzip
 import hashlib
 import logging
@@ -12,7 +11,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
+from kaspiconnect.locks import job_lock
 from orders.services import reserved_quantities
 
 from .models import FeedRun
@@ -63,10 +63,15 @@ def published_run():
 
 
 def feed_build(*, dry_run=False, force=False, user=None) -> FeedRun:
-    """Build and validate the feed; publish it unless `dry_run`, or the safety guard says no and not `force`."""
-    with _one_build_at_a_time():
+    """Build and validate the feed; publish it unless `dry_run`, or the safety guard says no and not `force`.
+
+    One build at a time (admin button vs schedule, across machines on PostgreSQL), so the newest
+    published row describes the served file; a second one raises `JobBusy`.
+    """
+    with job_lock("feed-build"):
         run = FeedRun(started=timezone.now(), forced=force, user=user)
         try:
+            Path(settings.FEED_DIR).mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=settings.FEED_DIR, prefix=".build-") as work:
                 _build(run, Path(work), dry_run=dry_run, force=force)
         except (FeedError, OfferError) as exc:
@@ -78,20 +83,6 @@ def feed_build(*, dry_run=False, force=False, user=None) -> FeedRun:
         run.duration_ms = (run.finished - run.started) // timedelta(milliseconds=1)
         run.save()
     return run
-
-
-@contextmanager
-def _one_build_at_a_time():
-    """Serialise builds (admin button vs schedule), so the newest published row describes the served file."""
-    try:
-        Path(settings.FEED_DIR).mkdir(parents=True, exist_ok=True)
-        lock = open(Path(settings.FEED_DIR) / ".build.lock", "w")
-    except OSError:
-        yield  # the build fails on the same disk and records why
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _build(run, work, *, dry_run, force):

@@ -77,7 +77,7 @@ def call(
     timeout = settings.HTTP_TIMEOUT if timeout is None else timeout
     headers = {"User-Agent": settings.HTTP_USER_AGENT, **kwargs.pop("headers", {})}
     sender = session or requests
-    where = f"{method} {safe_url(url)}"
+    where = mask(f"{method} {safe_url(url)}", secrets)  # some APIs (Telegram) carry a token in the path
     describe = describe or describe_status
     attempt = 0
     while True:
@@ -89,14 +89,14 @@ def call(
                 raise describe(response)
             return parse(response)
         except ApiError as exc:
-            failure = error(mask(f"{where}: {exc}", secrets), temporary=exc.temporary, status=exc.status)
+            failure = error(f"{where}: {mask(str(exc), secrets)}", temporary=exc.temporary, status=exc.status)
             wait = getattr(exc, "retry_after", None)
         except requests.Timeout:
             failure = error(f"{where}: no answer within {timeout:g} s", temporary=True)
             wait = None
         except requests.RequestException as exc:
             reason = mask(type(exc).__name__ + ": " + str(exc), secrets)
-            failure = error(mask(f"{where}: connection failed ({reason})", secrets), temporary=True)
+            failure = error(f"{where}: connection failed ({reason})", temporary=True)
             wait = None
         if not failure.temporary or attempt == retries:
             if attempt:

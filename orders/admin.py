@@ -127,10 +127,11 @@ class OrderAdmin(admin.ModelAdmin):
         """The order page's "request a status change" form."""
         if request.method != "POST":
             return redirect("admin:orders_order_change", order_id)
-        if not self.has_view_permission(request) or not request.user.has_perm("orders.add_statuschange"):
+        decision = request.POST.get("decision")
+        needed = "orders.approve_statuschange" if decision in ("approve", "reject") else "orders.add_statuschange"
+        if not self.has_view_permission(request) or not request.user.has_perm(needed):
             raise PermissionDenied
         order = get_object_or_404(Order, pk=order_id)
-        decision = request.POST.get("decision")
         if decision in ("approve", "reject"):
             change = get_object_or_404(StatusChange, pk=request.POST.get("change"), order=order)
             service = services.status_change_approve if decision == "approve" else services.status_change_reject
@@ -154,8 +155,11 @@ class OrderAdmin(admin.ModelAdmin):
         except services.StatusChangeRefused as exc:
             self.message_user(request, f"№{order.code}: {exc}", messages.ERROR)
             return 0
-        self.message_user(request, _("№%(code)s: %(action)s requested, awaiting approval.")
-                          % {"code": order.code, "action": change.get_action_display()})
+        if change.state == StatusChange.State.PENDING:
+            text = _("№%(code)s: %(action)s requested, awaiting approval.")
+        else:  # it matched a proposal, which the requester was allowed to approve
+            text = _("№%(code)s: %(action)s approved and queued for Kaspi.")
+        self.message_user(request, text % {"code": order.code, "action": change.get_action_display()})
         return 1
 
     def _request_many(self, request, queryset, **fields):

@@ -82,10 +82,10 @@ class KaspiClient:
     def set_status(self, *, order_id, code, status, reason="", comment="", send_code=False, security_code=""):
         """POST a status change once: no automatic retry, since a lost answer may hide a success."""
         attributes = {"code": code, "status": status}
-        if reason:
+        if status == "CANCELLED":
             attributes["cancellationReason"] = reason
-        if comment:
-            attributes["cancellationComment"] = comment
+            if comment:
+                attributes["cancellationComment"] = comment
         headers = {}
         if status == "COMPLETED":
             headers = {"X-Send-Code": "true" if send_code else "false", "X-Security-Code": security_code}

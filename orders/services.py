@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -14,10 +14,11 @@ from django.utils.translation import ngettext
 from catalog.models import Product, SyncRun
 from catalog.offers import clean_text, is_sellable
 from catalog.runs import recorded_run
+from catalog.supplier import parse_money
 from kaspiconnect.locks import job_lock
 
 from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
-from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
+from .models import OPEN_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,8 @@ def _upsert_order(fields):
                 return "unchanged"
             OrderEvent.objects.create(order=order, status=order.status, state=order.state,
                                       text=_("imported from Kaspi: %(status)s / %(state)s")
-                                      % {"status": order.status, "state": order.state})
+                                      % {"status": _label(KaspiStatus, order.status),
+                                         "state": _label(KaspiState, order.state)})
             return "created"
         changed = _changed_fields(order, fields)
         if not changed:
@@ -163,7 +165,10 @@ def _upsert_order(fields):
         if "status" in changed or "state" in changed:
             OrderEvent.objects.create(
                 order=order, status=fields["status"], state=fields["state"],
-                text=f"Kaspi: {order.status} / {order.state} → {fields['status']} / {fields['state']}",
+                text=_("Kaspi: %(old)s → %(new)s") % {
+                    "old": f"{_label(KaspiStatus, order.status)} / {_label(KaspiState, order.state)}",
+                    "new": f"{_label(KaspiStatus, fields['status'])} / {_label(KaspiState, fields['state'])}",
+                },
             )
         Order.objects.filter(pk=order.pk).update(**changed, updated_at=timezone.now())
         return "updated"
@@ -237,10 +242,7 @@ def _store_entries(order, resources):
 
 
 def _money(value):
-    try:
-        return max(0, round(float(value)))
-    except (TypeError, ValueError):
-        return 0
+    return parse_money(value) or 0
 
 
 def _int(value):
@@ -276,14 +278,18 @@ def reserved_quantities():
 
 
 def orders_propose():
-    """Propose `accept` for each new paid order whose lines are all in stock, `cancel` otherwise."""
+    """Propose `accept` for each new paid order whose lines are all in stock, `cancel` otherwise.
+
+    Stock goes first come, first served: an order counts against it what accepted orders hold and
+    what paid orders placed before it ask for, never what later orders ask for.
+    """
     waiting = (Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK, entries_loaded=True)
                .exclude(status_changes__isnull=False).prefetch_related("entries__product")
-               .order_by("created_at_kaspi"))
-    reserved = reserved_quantities()
+               .order_by("created_at_kaspi", "pk"))
     count = 0
     for order in waiting:
-        short = [entry.sku for entry in order.entries.all() if not _in_stock(entry, reserved)]
+        held = _held_before(order)
+        short = [entry.sku for entry in order.entries.all() if not _in_stock(entry, held)]
         try:
             if short:
                 status_change_request(order=order, action=StatusChange.Action.CANCEL, user=None, proposed=True,
@@ -297,14 +303,25 @@ def orders_propose():
     return count
 
 
-def _in_stock(entry, reserved):
-    """Enough stock for this line, given that `reserved` already counts it among the open orders."""
+def _held_before(order):
+    """SKU → units held by accepted orders and by paid orders placed before `order`."""
+    earlier = Q(order__status=KaspiStatus.APPROVED_BY_BANK) & (
+        Q(order__created_at_kaspi__lt=order.created_at_kaspi)
+        | Q(order__created_at_kaspi=order.created_at_kaspi, order__pk__lt=order.pk)
+    )
+    rows = (OrderEntry.objects.filter(Q(order__status=KaspiStatus.ACCEPTED_BY_MERCHANT) | earlier)
+            .values("sku").annotate(units=Sum("quantity")).values_list("sku", "units"))
+    return dict(rows)
+
+
+def _in_stock(entry, held):
+    """Enough stock for this line once what `held` counts is set aside."""
     product = entry.product
     if product is None or not is_sellable(publish=product.publish, at_supplier=product.at_supplier,
                                           price_on_request=product.price_on_request,
                                           price_locked=product.price_locked):
         return False
-    return product.stock >= reserved.get(entry.sku, 0)
+    return product.stock - held.get(entry.sku, 0) >= entry.quantity
 
 
 # --- status changes --------------------------------------------------------------------------------
@@ -319,8 +336,8 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
             raise StatusChangeRefused(
                 _("order %(code)s: a change is already being sent to Kaspi") % {"code": order.code}
             )
-        if active and _same_request(active, action, reason, security_code):
-            return active
+        if active and _same_request(active, action, reason, comment, security_code):
+            return _approve_if_allowed(active, user)
         if active:
             active.state, active.finished_at = StatusChange.State.SUPERSEDED, timezone.now()
             active.save(update_fields=["state", "finished_at"])
@@ -338,8 +355,19 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
     return change
 
 
-def _same_request(change, action, reason, security_code):
-    return (change.action, change.reason, change.security_code) == (action, reason, security_code)
+def _same_request(change, action, reason, comment, security_code):
+    return (change.action, change.reason, change.comment, change.security_code) == (
+        action, reason, comment, security_code)
+
+
+def _approve_if_allowed(change, user):
+    """Asking by hand for what is already proposed approves it, for someone allowed to approve."""
+    if user is None or not user.has_perm("orders.approve_statuschange"):
+        return change
+    try:
+        return status_change_approve(change=change, user=user)
+    except StatusChangeRefused:
+        return change  # e.g. the four-eyes rule: it stays pending for someone else
 
 
 def _check_transition(order, action, reason, comment, security_code):
@@ -350,6 +378,10 @@ def _check_transition(order, action, reason, comment, security_code):
             "code": order.code, "status": order.get_status_display(), "action": StatusChange.Action(action).label,
             "allowed": get_text_list([status.label for status in ALLOWED_FROM[action]], _("or")),
         })
+    if action != StatusChange.Action.CANCEL and (reason or comment):
+        raise StatusChangeRefused(_("a reason and a comment go only with a cancellation"))
+    if action != StatusChange.Action.COMPLETE and security_code:
+        raise StatusChangeRefused(_("the buyer's code goes only with a completion"))
     if action == StatusChange.Action.CANCEL and reason not in StatusChange.Reason.values:
         reasons = ", ".join(str(label) for label in StatusChange.Reason.labels)
         raise StatusChangeRefused(_("a cancellation needs one of Kaspi's reasons: %(reasons)s") % {"reasons": reasons})
@@ -383,6 +415,8 @@ def status_change_approve(*, change, user, queue=True):
 
 
 def status_change_reject(*, change, user):
+    if not user.has_perm("orders.approve_statuschange"):
+        raise StatusChangeRefused(_("%(user)s may not reject status changes") % {"user": user})
     updated = StatusChange.objects.filter(pk=change.pk, state=StatusChange.State.PENDING).update(
         state=StatusChange.State.REJECTED, approved_by=user, finished_at=timezone.now()
     )
@@ -404,8 +438,9 @@ def status_change_send(*, change_id, client=None):
     already has the target status the change is done, and nothing is sent again.
     """
     client = client or KaspiClient()
+    if not client.token:  # before claiming: a missing setting must not fail the changes themselves
+        raise KaspiError("KASPI_TOKEN is not set", temporary=False)
     change = StatusChange.objects.select_related("order").get(pk=change_id)
-    uncertain = change.state == StatusChange.State.UNCERTAIN
     claimable = [StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN]
     claimed = StatusChange.objects.filter(pk=change.pk, state__in=claimable).update(
         state=StatusChange.State.SENDING, sent_at=timezone.now(), attempts=F("attempts") + 1
@@ -413,8 +448,9 @@ def status_change_send(*, change_id, client=None):
     if not claimed:
         return change  # another worker has it, or it is finished
     change.refresh_from_db()
+    tried_before = change.attempts > 1  # an earlier attempt may have been applied without an answer
     try:
-        if uncertain and not change.is_code_request and _applied_at_kaspi(client, change):
+        if tried_before and not change.is_code_request and _applied_at_kaspi(client, change):
             return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
         client.set_status(order_id=change.order.kaspi_id, code=change.order.code, status=TARGET_STATUS[change.action],
                           reason=change.reason, comment=change.comment, send_code=change.is_code_request,
@@ -423,6 +459,8 @@ def status_change_send(*, change_id, client=None):
         if not exc.temporary:
             return _finish(change, StatusChange.State.FAILED, str(exc))
         if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
+            if not change.is_code_request and _read_back_quietly(client, change):
+                return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
             gave_up = ngettext(
                 "gave up after %(count)d attempt: %(error)s", "gave up after %(count)d attempts: %(error)s",
                 change.attempts,
@@ -444,6 +482,13 @@ def _applied_at_kaspi(client, change):
     )
 
 
+def _read_back_quietly(client, change):
+    try:
+        return _applied_at_kaspi(client, change)
+    except KaspiError:
+        return False
+
+
 def _finish(change, state, message):
     change.state, change.message, change.finished_at = state, message[:2000], timezone.now()
     change.save(update_fields=["state", "message", "finished_at"])
@@ -451,7 +496,8 @@ def _finish(change, state, message):
     if state == StatusChange.State.DONE and not change.is_code_request:
         order.status = TARGET_STATUS[change.action]
         order.save(update_fields=["status", "updated_at"])
-    _event(order, f"{change.get_action_display()}: {change.get_state_display()} — {message}", None)
+    _event(order, _("%(action)s: %(state)s — %(message)s") % {
+        "action": change.get_action_display(), "state": change.get_state_display(), "message": message}, None)
     return change
 
 
@@ -464,6 +510,10 @@ def status_changes_push(*, client=None):
     due = StatusChange.objects.filter(state__in=[StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN])
     results = [status_change_send(change_id=pk, client=client) for pk in due.values_list("pk", flat=True)]
     return {state: sum(1 for change in results if change.state == state) for state in StatusChange.State.values}
+
+
+def _label(choices, value):
+    return choices(value).label if value in choices.values else value
 
 
 def _event(order, text, user):

@@ -172,3 +172,13 @@ def test_it_waits_out_a_bare_403_too(settings, monkeypatch):
     responses.get(f"{BASE}/categories", json=[])
     assert client(min_interval=0).categories() == []
     assert waits == [5]
+
+
+@responses.activate
+def test_a_token_in_the_path_never_reaches_a_timeout_message():
+    from kaspiconnect.http import ApiError, call
+
+    responses.post("http://telegram.test/bot42:secret/sendMessage", body=requests.Timeout("slow"))
+    with pytest.raises(ApiError) as error:
+        call("POST", "http://telegram.test/bot42:secret/sendMessage", secrets=["42:secret"], retries=0)
+    assert "42:secret" not in str(error.value) and "no answer" in str(error.value)

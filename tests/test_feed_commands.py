@@ -92,3 +92,10 @@ def test_it_fails_on_a_missing_file(tmp_path):
         call_command("validate_feed", str(tmp_path / "none.xml"), stdout=io.StringIO(), stderr=err)
 
     assert "cannot read" in err.getvalue()
+
+
+def test_build_feed_says_in_one_line_when_a_build_is_running(store):
+    from kaspiconnect.locks import job_lock
+
+    with job_lock("feed-build"), pytest.raises(CommandError, match="feed-build is already running"):
+        call_command("build_feed")

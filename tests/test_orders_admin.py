@@ -22,17 +22,26 @@ def test_every_order_page_opens_for_a_superuser(admin_client, imported, model):
         assert admin_client.get(url).status_code == 200
 
 
-def test_the_order_list_costs_a_constant_number_of_queries(admin_client, imported, django_assert_max_num_queries):
+def test_the_order_list_costs_a_constant_number_of_queries(admin_client, db, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    def add_orders(start, count):
+        for number in range(start, start + count):
+            order = Order.objects.create(kaspi_id=f"K{number}", code=str(number), state="NEW",
+                                         status="APPROVED_BY_BANK", total_price=1000,
+                                         created_at_kaspi=timezone.now())
+            status_change_request(order=order, action="accept", user=None, proposed=True)
+
     url = reverse("admin:orders_order_changelist")
-    with django_assert_max_num_queries(20) as first:
+    add_orders(1000, 3)
+    with django_assert_max_num_queries(20) as few:
         admin_client.get(url)
-    Order.objects.filter(pk__in=Order.objects.values("pk")[:10]).update(status="APPROVED_BY_BANK")
-    for order in Order.objects.filter(status="APPROVED_BY_BANK")[:10]:
-        StatusChange.objects.filter(order=order).delete()
-        status_change_request(order=order, action="accept", user=None, proposed=True)
-    with django_assert_max_num_queries(len(first.captured_queries)):
+    add_orders(2000, 60)
+    with django_assert_max_num_queries(len(few.captured_queries)):
         response = admin_client.get(url)
-    assert "accept" in response.content.decode().lower() or "принять" in response.content.decode().lower()
+    assert response.context["cl"].result_count == 63
+    pending = str(StatusChange.Action.ACCEPT.label)
+    assert response.content.decode().count(pending) >= 60
 
 
 @pytest.mark.parametrize("field", ["code", "customer_phone", "customer_name"])
@@ -110,8 +119,11 @@ def test_bulk_request_actions_on_the_order_list(admin_client, imported, sandbox)
 
 
 def test_order_money_and_kaspi_fields_are_read_only(admin_client, imported):
+    from orders.admin import OrderAdmin
+
     order = imported.first()
-    total = order.total_price
-    admin_client.post(reverse("admin:orders_order_change", args=[order.pk]), {"total_price": 1, "code": "x"})
-    order.refresh_from_db()
-    assert order.total_price == total
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    for field in ("total_price", "delivery_cost", "code", "status", "kaspi_id"):
+        assert f'name="{field}"' not in page
+    form = OrderAdmin(Order, None).get_form(None, order)
+    assert form.base_fields == {}

@@ -277,3 +277,82 @@ def test_order_status_command_respects_permissions(sandbox, clerk):
     with pytest.raises(CommandError, match="may not approve"):
         call_command("order_status", code, "accept", "--approved-by", "clerk")
     assert sandbox.state.status_posts == []
+
+
+def test_rejecting_needs_the_approve_permission(sandbox, new_order, clerk):
+    order, _ = new_order
+    change = status_change_request(order=order, action="accept", user=None, proposed=True)
+    with pytest.raises(StatusChangeRefused, match="may not reject"):
+        status_change_reject(change=change, user=clerk)
+    assert StatusChange.objects.get(pk=change.pk).state == "pending"
+
+
+def test_asking_by_hand_for_the_proposal_approves_it(sandbox, new_order, staff, django_capture_on_commit_callbacks):
+    order, kaspi = new_order
+    proposal = status_change_request(order=order, action="accept", user=None, proposed=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        mine = status_change_request(order=order, action="accept", user=staff)
+    assert mine.pk == proposal.pk
+    proposal.refresh_from_db()
+    assert (proposal.state, proposal.approved_by) == ("done", staff)
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+
+
+def test_asking_by_hand_without_the_permission_leaves_the_proposal_pending(sandbox, new_order, clerk):
+    order, _ = new_order
+    proposal = status_change_request(order=order, action="accept", user=None, proposed=True)
+    assert status_change_request(order=order, action="accept", user=clerk).state == "pending"
+    assert StatusChange.objects.get(pk=proposal.pk).state == "pending"
+
+
+@pytest.mark.parametrize("action, fields", [
+    ("accept", {"reason": "BUYER_NOT_REACHABLE"}),
+    ("accept", {"comment": "why"}),
+    ("accept", {"security_code": "1234"}),
+])
+def test_extra_fields_go_only_with_their_action(sandbox, new_order, staff, action, fields):
+    order, _ = new_order
+    with pytest.raises(StatusChangeRefused):
+        status_change_request(order=order, action=action, user=staff, **fields)
+
+
+def test_an_accept_carries_no_cancellation_fields(sandbox, new_order, staff):
+    order, _ = new_order
+    approved(order, staff, action="accept")
+    assert set(posts(sandbox, order.code)[0].attributes) == {"code", "status"}
+
+
+def test_without_a_token_nothing_is_claimed_or_failed(sandbox, new_order, staff, settings):
+    order, _ = new_order
+    change = status_change_approve(change=status_change_request(order=order, action="accept", user=staff),
+                                   user=staff, queue=False)
+    settings.KASPI_TOKEN = ""
+    with pytest.raises(CommandError, match="KASPI_TOKEN is not set"):
+        call_command("push_order_statuses")
+    assert StatusChange.objects.get(pk=change.pk).state == "approved"
+
+
+def test_the_last_attempt_reads_back_before_giving_up(sandbox, new_order, staff, settings):
+    order, kaspi = new_order
+    settings.STATUS_MAX_ATTEMPTS = 1
+    sandbox.state.apply_then_fail_next = 1
+    change = approved(order, staff, action="accept")
+    assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
+    assert change.state == "done" and "read back" in change.message
+
+
+def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
+    from catalog.models import PricingRule, Product, Store
+    from catalog.services import catalog_sync
+    from orders.services import orders_sync
+
+    Store.objects.create(store_id="PP1")
+    PricingRule.objects.create(name="default", markup_percent=20)
+    catalog_sync()
+    product = Product.objects.filter(purchase_price__gt=1, price__gt=0, supplier_stock__gt=0).first()
+    Product.objects.filter(pk=product.pk).update(manual_stock=1)
+    first = sandbox.state.add_order(entries=[(product.sku, 1)])
+    second = sandbox.state.add_order(entries=[(product.sku, 1)])
+    orders_sync(days=1)
+    assert StatusChange.objects.get(order__code=first["attributes"]["code"]).action == "accept"
+    assert StatusChange.objects.get(order__code=second["attributes"]["code"]).action == "cancel"

@@ -4,6 +4,7 @@ from django.utils.translation import gettext as _
 
 from feeds.models import FeedRun
 from feeds.services import feed_build
+from kaspiconnect.locks import JobBusy
 
 
 class Command(BaseCommand):
@@ -17,7 +18,10 @@ class Command(BaseCommand):
 
     def handle(self, *, dry_run, force, **options):
         self.stdout.write(_("Building the feed…"))
-        run = feed_build(dry_run=dry_run, force=force)
+        try:
+            run = feed_build(dry_run=dry_run, force=force)
+        except JobBusy as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(
             _(
                 "%(offers)d offers, %(available)d available, %(size)s; added %(added)d, removed %(removed)d, "

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             order = self.order(code)
             change = services.status_change_request(order=order, action=action, user=requester, reason=reason,
                                                     comment=comment, security_code=security_code)
-            services.status_change_approve(change=change, user=approver, queue=False)
+            if change.state == StatusChange.State.PENDING:
+                services.status_change_approve(change=change, user=approver, queue=False)
             change = services.status_change_send(change_id=change.pk)
         except (services.StatusChangeRefused, KaspiError) as exc:
             raise CommandError(str(exc)) from None

@@ -1,12 +1,16 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from orders import services
+from orders.kaspi import KaspiError
 
 
 class Command(BaseCommand):
     help = "Send every approved status change to Kaspi (and settle those whose answer was lost)."
 
     def handle(self, *args, **options):
-        results = services.status_changes_push()
+        try:
+            results = services.status_changes_push()
+        except KaspiError as exc:
+            raise CommandError(str(exc)) from None
         summary = ", ".join(f"{count} {state}" for state, count in results.items() if count)
         self.stdout.write(summary or "nothing to send")
