@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import PricingRule, Store
 from catalog.services import SyncError, catalog_sync
@@ -27,8 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=int, default=3000)
 
     def handle(self, *args, address, sandbox_port, products, **options):
-        sandbox = SandboxServer(port=sandbox_port, products=products, interval=DEMO_INTERVAL,
-                                order_every=DEMO_ORDER_EVERY).start()
+        try:
+            sandbox = SandboxServer(port=sandbox_port, products=products, interval=DEMO_INTERVAL,
+                                    order_every=DEMO_ORDER_EVERY).start()
+        except OSError as exc:
+            raise CommandError(f"cannot start the sandbox on port {sandbox_port}: {exc} (try --sandbox-port)") from None
         demo_env = self.configure(sandbox)
         self.stdout.write(f"sandbox APIs at {sandbox.url} (Al-Style and Kaspi)")
         call_command("migrate", interactive=False, verbosity=0)
