@@ -82,6 +82,8 @@ ALSTYLE_MIN_INTERVAL = _read(
 )
 KASPI_API_URL = _url("KASPI_API_URL", "https://kaspi.kz/shop/api/v2")
 KASPI_TOKEN = _read("KASPI_TOKEN", env.str, "")
+# Kaspi documents no rate limit and asks integrators to poll politely: a few requests a second at most.
+KASPI_MIN_INTERVAL = _read("KASPI_MIN_INTERVAL", env.float, 0.25, lambda v: v >= 0, "a number of seconds >= 0")
 KASPI_MERCHANT_ID = _read("KASPI_MERCHANT_ID", env.str, "")
 KASPI_COMPANY = _read("KASPI_COMPANY", env.str, "")
 HTTP_TIMEOUT = _read("HTTP_TIMEOUT", env.float, 30.0, lambda v: v > 0, "seconds > 0")

@@ -1,12 +1,14 @@
 """Client for the Kaspi Shop API (orders): the only code that talks to it."""
 
 from datetime import datetime
+from functools import partial
 from urllib.parse import quote
 
 import requests
 from django.conf import settings
 
 from kaspiconnect.http import ApiError, call, describe_status
+from kaspiconnect.ratelimit import wait_turn
 
 PAGE_SIZE = 100  # Kaspi refuses more
 WINDOW_DAYS = 14  # Kaspi refuses a wider creationDate filter
@@ -49,6 +51,7 @@ class KaspiClient:
             error=KaspiError,
             secrets=[self.token],
             retries=self.retries if retries is None else retries,
+            before_attempt=partial(wait_turn, "kaspi", settings.KASPI_MIN_INTERVAL),
             session=self.session,
             **kwargs,
         )

@@ -21,6 +21,7 @@ def _isolated_settings(settings, tmp_path):
     settings.FEED_DIR = tmp_path / "feeds"
     settings.STATE_DIR = tmp_path / "state"
     settings.ALSTYLE_MIN_INTERVAL = 0
+    settings.KASPI_MIN_INTERVAL = 0
     settings.HTTP_BACKOFF = 0
     settings.FEED_TOKEN = "test-feed-token-0123456789"
     settings.ALSTYLE_TOKEN = "sandbox-alstyle-token"

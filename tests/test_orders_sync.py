@@ -179,3 +179,11 @@ def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
         assert SyncRun.objects.filter(kind="orders").order_by("-started").first().created == 0
     finally:
         server.stop()
+
+
+def test_it_polls_kaspi_politely(db, sandbox, settings):
+    settings.KASPI_MIN_INTERVAL = 0.05
+    orders_sync(days=2)
+    times = sorted(r.time for r in sandbox.state.kaspi_requests)
+    assert len(times) > 5
+    assert all(later - earlier >= 0.045 for earlier, later in zip(times, times[1:]))
