@@ -34,6 +34,8 @@ class DeliveryMode(models.TextChoices):
 
 # Orders in these statuses hold stock: the buyer paid, the goods have not left yet.
 OPEN_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT]
+# Nothing changes after these; every other status may still move at Kaspi.
+FINAL_STATUSES = [KaspiStatus.COMPLETED, KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
 
 
 class Order(models.Model):

@@ -18,7 +18,7 @@ from catalog.supplier import parse_money
 from kaspiconnect.locks import job_lock
 
 from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
-from .models import OPEN_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
+from .models import FINAL_STATUSES, OPEN_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,9 @@ def order_import_by_code(*, code, client=None):
 
 
 def _refresh_older_open_orders(client, since, seen, run):
-    """Orders created before the window can still change status at Kaspi: read the open ones by code."""
-    older = Order.objects.filter(status__in=OPEN_STATUSES, created_at_kaspi__lt=since).exclude(kaspi_id__in=seen)
+    """Orders created before the window can still change status at Kaspi: read the unfinished ones by code."""
+    older = (Order.objects.filter(created_at_kaspi__lt=since).exclude(status__in=FINAL_STATUSES)
+             .exclude(kaspi_id__in=seen))
     for code in older.values_list("code", flat=True):
         resource = client.order_by_code(code)
         if resource:

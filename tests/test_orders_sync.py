@@ -86,12 +86,26 @@ def test_it_records_a_status_changed_at_kaspi(db, sandbox):
     assert local.events.filter(text__contains="→ CANCELLED").exists()
 
 
-def test_it_refreshes_open_orders_older_than_the_window(db, sandbox):
-    order = sandbox.state.add_order(creationDate=sandbox_ms(days_ago=20))
+@pytest.mark.parametrize("before, after", [
+    ("APPROVED_BY_BANK", "ACCEPTED_BY_MERCHANT"),
+    ("CANCELLING", "CANCELLED"),
+    ("KASPI_DELIVERY_RETURN_REQUESTED", "RETURNED"),
+])
+def test_it_refreshes_unfinished_orders_older_than_the_window(db, sandbox, before, after):
+    order = sandbox.state.add_order(creationDate=sandbox_ms(days_ago=20), status=before)
     orders_sync(days=25)
-    order["attributes"].update(status="ACCEPTED_BY_MERCHANT", state="PICKUP")
+    order["attributes"].update(status=after, state="ARCHIVE")
     orders_sync(days=1)
-    assert Order.objects.get(code=order["attributes"]["code"]).status == "ACCEPTED_BY_MERCHANT"
+    assert Order.objects.get(code=order["attributes"]["code"]).status == after
+
+
+def test_a_finished_order_older_than_the_window_is_not_read_again(db, sandbox):
+    order = sandbox.state.add_order(creationDate=sandbox_ms(days_ago=20), status="COMPLETED", state="ARCHIVE")
+    orders_sync(days=25)
+    sandbox.state.kaspi_requests.clear()
+    orders_sync(days=1)
+    code = order["attributes"]["code"]
+    assert not [r for r in sandbox.state.kaspi_requests if r.params.get("filter[orders][code]") == code]
 
 
 def sandbox_ms(days_ago):
