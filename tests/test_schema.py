@@ -1,4 +1,4 @@
-"""The local Kaspi schema rejects what Kaspi rejects (see KASPI.md, section 1)."""
+"""The local Kaspi schema rejects what Kaspi rejects (the price-list rules of the seller guide)."""
 
 import pytest
 

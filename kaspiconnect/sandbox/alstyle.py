@@ -1,4 +1,4 @@
-"""The fake Al-Style API, served under /alstyle/api/ (see docs in /work/shared/ALSTYLE.md).
+"""The fake Al-Style API, served under /alstyle/api/, with the real one's limits and quirks.
 
 Checks run in the real service's order as far as it is known: down (503), token (401), rate
 limit (403), then random failures and the endpoint itself. Injected failures never hide a 401/403.

@@ -1,4 +1,4 @@
-"""The fake Kaspi Shop API v2, served under /kaspi/shop/api/v2/ (KASPI.md, section 2).
+"""The fake Kaspi Shop API v2, served under /kaspi/shop/api/v2/ following the seller guide.
 
 It is strict where the real API is strict or might be: paging and the creation-date filter are
 always required, the window is at most 14 days, status changes follow the documented table.
