@@ -8,39 +8,35 @@ from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import seconds, tenge, tenge_display
 
 from . import services
-from .models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
+from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
 
 
-class InStockFilter(admin.SimpleListFilter):
+class YesNoFilter(admin.SimpleListFilter):
+    """Products that meet `condition` (yes) or not (no)."""
+
+    condition = None
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.condition)
+        if self.value() == "no":
+            return queryset.exclude(self.condition)
+        return queryset
+
+
+class InStockFilter(YesNoFilter):
     title = _("in stock")
     parameter_name = "in_stock"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("Yes")), ("no", _("No"))]
-
-    def queryset(self, request, queryset):
-        has_stock = Q(manual_stock__gt=0) | Q(manual_stock__isnull=True, supplier_stock__gt=0)
-        if self.value() == "yes":
-            return queryset.filter(has_stock)
-        if self.value() == "no":
-            return queryset.exclude(has_stock)
-        return queryset
+    condition = Q(manual_stock__gt=0) | Q(manual_stock__isnull=True, supplier_stock__gt=0)
 
 
-class PriceOnRequestFilter(admin.SimpleListFilter):
+class PriceOnRequestFilter(YesNoFilter):
     title = _("price on request")
     parameter_name = "on_request"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("Yes")), ("no", _("No"))]
-
-    def queryset(self, request, queryset):
-        on_request = Q(purchase_price__isnull=True) | Q(purchase_price__lte=1)
-        if self.value() == "yes":
-            return queryset.filter(on_request)
-        if self.value() == "no":
-            return queryset.exclude(on_request)
-        return queryset
+    condition = PRICE_ON_REQUEST
 
 
 class AwaitingConfirmationFilter(admin.SimpleListFilter):

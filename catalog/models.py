@@ -1,8 +1,16 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# Al-Style's `price1 == 1` means "price on request", not a price; a missing price1 is none either.
+PRICE_ON_REQUEST = Q(purchase_price__isnull=True) | Q(purchase_price__lte=1)
+
+
+def is_price_on_request(purchase_price):
+    return purchase_price is None or purchase_price <= 1
 
 
 class Category(models.Model):
@@ -189,8 +197,7 @@ class Product(models.Model):
 
     @property
     def price_on_request(self):
-        """Al-Style's `price1 == 1` means "price on request", not a price."""
-        return self.purchase_price is None or self.purchase_price <= 1
+        return is_price_on_request(self.purchase_price)
 
     @property
     def stock(self):

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from .models import City, Product, Store
+from .models import City, Product, Store, is_price_on_request
 
 # Characters XML 1.0 forbids (C0 controls other than tab, LF, CR; surrogates; U+FFFE/U+FFFF).
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -94,7 +94,7 @@ def iter_offers(reserved=None):
         chunk_size=2000
     ):
         on_sale = is_sellable(
-            publish=publish, at_supplier=at_supplier, price_on_request=purchase is None or purchase <= 1,
+            publish=publish, at_supplier=at_supplier, price_on_request=is_price_on_request(purchase),
             price_locked=locked,
         )
         stock = max(0, (manual if manual is not None else supplier_stock) - reserved.get(sku, 0))

@@ -7,12 +7,12 @@ product; `catalog.services.products_reprice` applies the result with the change 
 import math
 from decimal import Decimal
 
-from .models import Category, PricingRule, Rounding
+from .models import Category, PricingRule, Rounding, is_price_on_request
 
 
 def rule_price(purchase, rule):
     """The selling price for `purchase` tenge under `rule`, or None when there is no real price."""
-    if purchase is None or purchase <= 1:  # Al-Style's price1 == 1 means "price on request"
+    if is_price_on_request(purchase):
         return None
     purchase = Decimal(purchase)
     price = purchase * (100 + rule.markup_percent) / 100 + rule.markup_fixed

@@ -116,3 +116,18 @@ def test_sync_runs_are_read_only(admin_client, catalogue):
     assert admin_client.get(reverse("admin:catalog_syncrun_add")).status_code == 403
     response = admin_client.post(reverse("admin:catalog_syncrun_change", args=[run.pk]), {"error": "edited"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("query, expected", [
+    ({"in_stock": "yes"}, {"A1", "A3"}),
+    ({"in_stock": "no"}, {"A2", "A4"}),
+    ({"on_request": "yes"}, {"A4"}),
+    ({"on_request": "no"}, {"A1", "A2", "A3"}),
+])
+def test_the_yes_no_filters_pick_the_right_products(admin_client, make_product, query, expected):
+    make_product(sku="A1", supplier_stock=5)
+    make_product(sku="A2", supplier_stock=0)
+    make_product(sku="A3", supplier_stock=0, manual_stock=2)
+    make_product(sku="A4", supplier_stock=5, manual_stock=0, purchase_price=1)
+    response = admin_client.get(reverse("admin:catalog_product_changelist"), query)
+    assert {p.sku for p in response.context["cl"].result_list} == expected
