@@ -338,7 +338,7 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
                 _("order %(code)s: a change is already being sent to Kaspi") % {"code": order.code}
             )
         if active and _same_request(active, action, reason, comment, security_code):
-            return _approve_if_allowed(active, user)
+            return _approve_if_allowed(active, user) if active.proposed else active
         if active:
             active.state, active.finished_at = StatusChange.State.SUPERSEDED, timezone.now()
             active.save(update_fields=["state", "finished_at"])

@@ -298,6 +298,18 @@ def test_asking_by_hand_for_the_proposal_approves_it(sandbox, new_order, staff, 
     assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
 
 
+def test_asking_twice_by_hand_does_not_approve_ones_own_request(sandbox, new_order, staff,
+                                                               django_capture_on_commit_callbacks):
+    """A double click sends the same request twice: the second must not stand in for the approval."""
+    order, kaspi = new_order
+    with django_capture_on_commit_callbacks(execute=True):
+        first = status_change_request(order=order, action="accept", user=staff)
+        again = status_change_request(order=order, action="accept", user=staff)
+    assert again.pk == first.pk
+    assert StatusChange.objects.get(pk=first.pk).state == "pending"
+    assert posts(sandbox, order.code) == []
+
+
 def test_asking_by_hand_without_the_permission_leaves_the_proposal_pending(sandbox, new_order, clerk):
     order, _ = new_order
     proposal = status_change_request(order=order, action="accept", user=None, proposed=True)
