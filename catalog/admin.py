@@ -30,7 +30,7 @@ class YesNoFilter(admin.SimpleListFilter):
 class InStockFilter(YesNoFilter):
     title = _("in stock")
     parameter_name = "in_stock"
-    condition = Q(manual_stock__gt=0) | Q(manual_stock__isnull=True, supplier_stock__gt=0)
+    condition = Q(own_stock__gt=0) | Q(manual_stock__gt=0) | Q(manual_stock__isnull=True, supplier_stock__gt=0)
 
 
 class PriceOnRequestFilter(YesNoFilter):
@@ -86,7 +86,7 @@ class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
     list_display = [
         "sku", "name", "brand", "purchase_display", "price", "proposed_display", "price_locked",
-        "supplier_quantity", "manual_stock", "publish", "at_supplier",
+        "supplier_quantity", "manual_stock", "own_stock", "publish", "at_supplier",
     ]
     list_display_links = ["sku", "name"]
     list_editable = ["price", "manual_stock", "publish"]
@@ -109,7 +109,7 @@ class ProductAdmin(admin.ModelAdmin):
             "last_seen",
         ]}),
         (_("Kaspi"), {"fields": [
-            "price", "price_locked", "proposed_display", "manual_stock", "publish", "updated_at",
+            "price", "price_locked", "proposed_display", "manual_stock", "own_stock", "publish", "updated_at",
         ]}),
     ]
     inlines = [PriceChangeInline]

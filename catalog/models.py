@@ -183,6 +183,11 @@ class Product(models.Model):
     manual_stock = models.PositiveIntegerField(
         _("manual stock"), null=True, blank=True, help_text=_("When set, replaces the supplier's stock.")
     )
+    own_stock = models.PositiveIntegerField(
+        _("own stock"), default=0,
+        help_text=_("Units on the shop's own shelf (returned goods) that no order holds yet: published on top of "
+                    "the supplier's stock and used first by new orders."),
+    )
     publish = models.BooleanField(_("publish"), default=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

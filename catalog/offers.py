@@ -72,10 +72,18 @@ def is_sellable(*, publish, at_supplier, price_on_request, price_locked):
     return publish and at_supplier and (price_locked or not price_on_request)
 
 
+def sellable_stock(*, supplier, own, reserved):
+    """Units a buyer can order: the supplier's stock less what open orders keep of it, plus the shop's own.
+
+    `reserved` counts only supplier units: what orders took from own stock is already off `own`.
+    """
+    return max(0, supplier - reserved) + own
+
+
 def iter_offers(reserved=None):
     """Yield an `Offer` per listable product, streaming rows so memory stays flat.
 
-    `reserved` maps SKU → quantity held by open orders; it is taken off the published stock.
+    `reserved` maps SKU → supplier units held by open orders; it is taken off the published stock.
     """
     reserved = reserved or {}
     stores = list(Store.objects.filter(is_active=True).values_list("store_id", "stock_percent", "preorder_days"))
@@ -87,17 +95,18 @@ def iter_offers(reserved=None):
         .order_by("sku")
         .values_list(
             "sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",
-            "price_locked", "supplier_stock", "manual_stock",
+            "price_locked", "supplier_stock", "manual_stock", "own_stock",
         )
     )
-    for sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual in rows.iterator(
+    for sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual, own in rows.iterator(
         chunk_size=2000
     ):
         on_sale = is_sellable(
             publish=publish, at_supplier=at_supplier, price_on_request=is_price_on_request(purchase),
             price_locked=locked,
         )
-        stock = max(0, (manual if manual is not None else supplier_stock) - reserved.get(sku, 0))
+        stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own,
+                               reserved=reserved.get(sku, 0))
         yield Offer(
             sku=sku,
             model=clean_text(name, settings.FEED_MODEL_MAX_LENGTH),

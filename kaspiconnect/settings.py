@@ -117,6 +117,9 @@ STATE_DIR = BASE_DIR / "var"
 # --- orders -------------------------------------------------------------------------------------
 ORDERS_FIRST_DAYS = _read("ORDERS_FIRST_DAYS", env.int, 14, lambda v: 1 <= v <= 365, "1 to 365 days")
 ORDERS_OVERLAP_MINUTES = _read("ORDERS_OVERLAP_MINUTES", env.int, 60, lambda v: v >= 0, "minutes >= 0")
+# Unfinished orders older than the 14 days each import re-reads are read by number this often.
+ORDERS_STALE_REFRESH_HOURS = _read("ORDERS_STALE_REFRESH_HOURS", env.float, 6, lambda v: 0 < v <= 720,
+                                   "hours from 0 to 720")
 # Four-eyes rule: the person who requests a status change may not approve it.
 ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
 STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")

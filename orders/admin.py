@@ -4,6 +4,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -11,7 +14,7 @@ from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import tenge_display
 
 from . import services
-from .models import Order, OrderEntry, OrderEvent, StatusChange
+from .models import OPEN_STATUSES, Order, OrderEntry, OrderEvent, StatusChange
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -27,7 +30,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderEntryInline(ReadOnlyInline):
     model = OrderEntry
-    fields = ["entry_number", "sku", "name", "product", "quantity", "unit_price_display", "total_display"]
+    fields = ["entry_number", "sku", "name", "product", "category_title", "quantity", "own_units", "unit_price_display",
+              "total_display", "weight", "unit_type"]
     readonly_fields = fields
     unit_price_display = tenge_display("unit_price", _("unit price"))
     total_display = tenge_display("total_price", _("total"))
@@ -35,8 +39,8 @@ class OrderEntryInline(ReadOnlyInline):
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
-    fields = ["requested_at", "action", "state", "reason", "comment", "proposed", "requested_by", "approved_by",
-              "approved_at", "attempts", "message"]
+    fields = ["requested_at", "action", "state", "places", "sku", "keep_quantity", "reason", "comment", "proposed",
+              "requested_by", "approved_by", "approved_at", "attempts", "message"]
     readonly_fields = fields
     ordering = ["-requested_at"]
 
@@ -55,32 +59,73 @@ class StatusRequestForm(forms.Form):
     comment = forms.CharField(label=_("Comment"), required=False, max_length=1000)
     security_code = forms.CharField(label=_("Buyer's code"), required=False, max_length=16,
                                     help_text=_("For completion; leave empty to have Kaspi send the buyer a code."))
+    places = forms.IntegerField(label=_("Parcels"), required=False, min_value=1, max_value=services.MAX_PLACES,
+                                help_text=_("For a hand-over to Kaspi Delivery."))
+    sku = forms.ChoiceField(label=_("Line"), required=False, help_text=_("For a part cancellation."))
+    keep = forms.IntegerField(label=_("Units to keep"), required=False, min_value=0,
+                              help_text=_("For a part cancellation: what stays on the line."))
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        lines = order.entries.exclude(kaspi_id=None)
+        self.fields["sku"].choices = [("", "—")] + [(e.sku, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
+
+    def service_arguments(self):
+        """The form's values as `status_change_request` takes them: what was left empty is not given."""
+        data = self.cleaned_data
+        arguments = {name: data[name] for name in ("action", "reason", "comment", "security_code", "sku")}
+        arguments.update({name: data[name] for name in ("places", "keep") if data[name] is not None})
+        return arguments
+
+
+class HandOverFilter(admin.SimpleListFilter):
+    """Kaspi Delivery orders the courier should take: today, or already late."""
+
+    title = _("hand-over to the courier")
+    parameter_name = "hand_over"
+
+    def lookups(self, request, model_admin):
+        return [("today", _("to hand over today")), ("overdue", _("overdue"))]
+
+    def queryset(self, request, queryset):
+        waiting = queryset.filter(status__in=OPEN_STATUSES, courier_transmission_date__isnull=True,
+                                  courier_transmission_planning_date__isnull=False)
+        if self.value() == "today":
+            return waiting.filter(courier_transmission_planning_date__date=timezone.localdate())
+        if self.value() == "overdue":
+            return waiting.filter(courier_transmission_planning_date__lt=timezone.now())
+        return queryset
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "delivery_mode", "state", "status",
-                    "pending_change"]
-    list_filter = ["state", "status", "delivery_mode", "is_kaspi_delivery", "created_at_kaspi"]
+                    "hand_over_display", "pending_change"]
+    list_filter = ["state", "status", HandOverFilter, "delivery_mode", "is_kaspi_delivery", "pre_order",
+                   "created_at_kaspi"]
     search_fields = ["=code", "customer_phone", "customer_name", "entries__sku"]
     date_hierarchy = "created_at_kaspi"
     inlines = [OrderEntryInline, StatusChangeInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
     fieldsets = [
         (None, {"fields": ["code", "status", "state", "created_at_kaspi", "approved_by_bank_at",
-                           "planned_delivery_date"]}),
+                           "planned_delivery_date", "cancellation_reason"]}),
         (_("Customer"), {"fields": ["customer_name", "customer_phone"]}),
-        (_("Delivery"), {"fields": ["delivery_mode", "is_kaspi_delivery", "delivery_address", "pickup_point_id",
-                                    "signature_required", "pre_order"]}),
-        (_("Money"), {"fields": ["total_display", "delivery_cost_display", "payment_mode"]}),
+        (_("Delivery"), {"fields": ["delivery_mode", "is_kaspi_delivery", "express", "delivery_address",
+                                    "pickup_point_id", "signature_required", "pre_order", "reservation_date"]}),
+        (_("Kaspi Delivery"), {"fields": ["assembled", "waybill_link", "courier_transmission_planning_date",
+                                          "courier_transmission_date", "returned_to_warehouse"]}),
+        (_("Money"), {"fields": ["total_display", "delivery_cost_display", "delivery_cost_for_seller_display",
+                                 "payment_mode", "credit_term"]}),
         (_("Kaspi"), {"fields": ["kaspi_id", "imported_at", "updated_at"]}),
     ]
-    actions = ["request_accept", "request_cancel_out_of_stock", "request_cancel_buyer", "request_cancel_unreachable",
-               "request_completion_code"]
+    actions = ["request_accept", "request_assemble", "request_cancel_out_of_stock", "request_cancel_buyer",
+               "request_cancel_unreachable", "request_completion_code", "request_arrived", "request_returned"]
+    MONEY = ["total_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
 
     def get_readonly_fields(self, request, obj=None):
         # Everything here is Kaspi's.
-        return [field.name for field in Order._meta.fields] + ["total_display", "delivery_cost_display"]
+        return [field.name for field in Order._meta.fields] + self.MONEY + ["waybill_link"]
 
     def has_add_permission(self, request):
         return False
@@ -97,6 +142,25 @@ class OrderAdmin(admin.ModelAdmin):
 
     total_display = tenge_display("total_price", _("total"))
     delivery_cost_display = tenge_display("delivery_cost", _("delivery cost"))
+    delivery_cost_for_seller_display = tenge_display("delivery_cost_for_seller", _("delivery cost for the shop"))
+
+    @admin.display(description=_("waybill"))
+    def waybill_link(self, obj):
+        if not obj.waybill:
+            return obj.waybill_number or "—"
+        return format_html('<a href="{}" target="_blank" rel="noopener" id="waybill-link">{}</a>', obj.waybill,
+                           _("waybill %(number)s (PDF)") % {"number": obj.waybill_number or ""})
+
+    @admin.display(description=_("hand-over"), ordering="courier_transmission_planning_date")
+    def hand_over_display(self, obj):
+        if obj.courier_transmission_date:
+            return _("handed over %(when)s") % {"when": date_format(timezone.localtime(obj.courier_transmission_date),
+                                                                   "SHORT_DATETIME_FORMAT")}
+        if not obj.courier_transmission_planning_date:
+            return "—"
+        when = date_format(timezone.localtime(obj.courier_transmission_planning_date), "SHORT_DATETIME_FORMAT")
+        return format_html('<strong style="color:#ba2121">{}</strong>', _("overdue since %(when)s") % {
+            "when": when}) if obj.is_hand_over_overdue else when
 
     @admin.display(description=_("pending change"))
     def pending_change(self, obj):
@@ -112,8 +176,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         active = StatusChange.objects.filter(order_id=object_id, state__in=StatusChange.ACTIVE).first()
+        order = self.get_object(request, object_id)
         extra = {
-            "status_form": StatusRequestForm(),
+            "status_form": StatusRequestForm(order=order) if order else None,
             "status_url": reverse("admin:orders_order_status", args=[object_id]),
             "active_change": active,
             "can_request": request.user.has_perm("orders.add_statuschange"),
@@ -142,9 +207,9 @@ class OrderAdmin(admin.ModelAdmin):
             except services.StatusChangeRefused as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:orders_order_change", order_id)
-        form = StatusRequestForm(request.POST)
+        form = StatusRequestForm(request.POST, order=order)
         if form.is_valid():
-            self._request(request, order, **form.cleaned_data)
+            self._request(request, order, **form.service_arguments())
         else:
             self.message_user(request, form.errors.as_text(), messages.ERROR)
         return redirect("admin:orders_order_change", order_id)
@@ -169,6 +234,18 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description=_("Request: accept"), permissions=["request"])
     def request_accept(self, request, queryset):
         self._request_many(request, queryset, action=StatusChange.Action.ACCEPT)
+
+    @admin.action(description=_("Request: hand over to Kaspi Delivery — one parcel"), permissions=["request"])
+    def request_assemble(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.ASSEMBLE, places=1)
+
+    @admin.action(description=_("Request: pre-order goods arrived"), permissions=["request"])
+    def request_arrived(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.ARRIVED)
+
+    @admin.action(description=_("Request: returned goods arrived"), permissions=["request"])
+    def request_returned(self, request, queryset):
+        self._request_many(request, queryset, action=StatusChange.Action.RETURNED)
 
     @admin.action(description=_("Request: cancel — out of stock"), permissions=["request"])
     def request_cancel_out_of_stock(self, request, queryset):

@@ -82,18 +82,40 @@ class KaspiClient:
         data, _ = _documents(self._call("GET", "cities"))
         return data
 
-    def set_status(self, *, order_id, code, status, reason="", comment="", send_code=False, security_code=""):
-        """POST a status change once: no automatic retry, since a lost answer may hide a success."""
-        attributes = {"code": code, "status": status}
-        if status == "CANCELLED":
-            attributes["cancellationReason"] = reason
-            if comment:
-                attributes["cancellationComment"] = comment
-        headers = {}
-        if status == "COMPLETED":
-            headers = {"X-Send-Code": "true" if send_code else "false", "X-Security-Code": security_code}
-        body = {"data": {"type": "orders", "id": order_id, "attributes": attributes}}
+    def set_status(self, *, order_id, code, status, attributes=None, security_code=None):
+        """POST a status change once: no automatic retry, since a lost answer may hide a success.
+
+        `security_code` is for COMPLETED only: "" asks Kaspi to text the buyer a code, the code
+        completes the order. `X-Send-Code` stays true in both steps, as the guide says.
+        """
+        headers = {"X-Send-Code": "true", "X-Security-Code": security_code} if security_code is not None else {}
+        body = {"data": {"type": "orders", "id": order_id,
+                         "attributes": {"code": code, "status": status, **(attributes or {})}}}
         return self._call("POST", "orders", json=body, headers=headers, retries=0)
+
+    def cancel_entry(self, *, entry_id, remained, reason, notes=""):
+        """Cancel units of one line, keeping `remained`; Kaspi applies it afterwards (INPROGRESS)."""
+        body = {"data": {
+            "type": "orderEntryCancelOperation",
+            "attributes": {"notes": notes, "remainedQuantity": remained, "reason": reason},
+            "relationships": {"entry": {"data": {"type": "orderentries", "id": entry_id}}},
+        }}
+        return self._call("POST", "orderEntryCancelOperation", json=body, retries=0)
+
+
+def answer_errors(body):
+    """Kaspi's `errors[].title` in an answer that came with a 2xx; "" when it carries none."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not errors:
+        return ""
+    titles = [str(e.get("title") or e.get("detail") or "") if isinstance(e, dict) else str(e) for e in errors]
+    return "; ".join(t for t in titles if t) or "an error without a title"
+
+
+def answer_resource(body):
+    """The one resource a 2xx answer carries in `data`, or None."""
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) and isinstance(data.get("attributes"), dict) else None
 
 
 def _documents(body):

@@ -58,7 +58,24 @@ class Order(models.Model):
     created_at_kaspi = models.DateTimeField(_("created"), db_index=True)
     approved_by_bank_at = models.DateTimeField(_("approved by bank"), null=True, blank=True)
     planned_delivery_date = models.DateTimeField(_("planned delivery"), null=True, blank=True)
+    reservation_date = models.DateTimeField(_("reserved until"), null=True, blank=True)
+    credit_term = models.PositiveSmallIntegerField(_("credit term, months"), null=True, blank=True)
+    delivery_cost_for_seller = models.PositiveIntegerField(_("delivery cost for the shop, ₸"), default=0)
+    express = models.BooleanField(_("express"), default=False)
+    cancellation_reason = models.CharField(_("cancellation reason"), max_length=64, blank=True)
+    # Kaspi Delivery: set once the shop hands the order over (ASSEMBLE).
+    assembled = models.BooleanField(_("handed over for delivery"), default=False)
+    waybill = models.URLField(_("waybill"), max_length=1000, blank=True)
+    waybill_number = models.CharField(_("waybill number"), max_length=64, blank=True)
+    courier_transmission_planning_date = models.DateTimeField(_("hand-over to the courier planned"), null=True,
+                                                              blank=True, db_index=True)
+    courier_transmission_date = models.DateTimeField(_("handed over to the courier"), null=True, blank=True)
+    returned_to_warehouse = models.BooleanField(_("returned to the warehouse"), default=False)
     entries_loaded = models.BooleanField(default=False, editable=False)
+    # When the order was last read from Kaspi: an old unfinished one is read again when this is stale.
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The returned units have been added to the products' own stock (at most once per order).
+    stock_taken_back = models.BooleanField(default=False, editable=False)
     imported_at = models.DateTimeField(_("imported"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -74,12 +91,21 @@ class Order(models.Model):
     def is_open(self):
         return self.status in OPEN_STATUSES
 
+    @property
+    def is_hand_over_overdue(self):
+        planned = self.courier_transmission_planning_date
+        return bool(planned and not self.courier_transmission_date and self.is_open and planned < timezone.now())
+
 
 class OrderEntry(models.Model):
-    """A line as Kaspi sold it; SKU, name and price are copied so history survives product edits."""
+    """A line as Kaspi sold it; SKU, name and price are copied so history survives product edits.
+
+    Kaspi numbers lines from 0 and may leave the number out: a line is known by its own Kaspi id.
+    """
 
     order = models.ForeignKey(Order, models.CASCADE, related_name="entries", verbose_name=_("order"))
-    entry_number = models.PositiveIntegerField(_("line"))
+    kaspi_id = models.CharField(_("Kaspi ID"), max_length=255, null=True, blank=True)  # null: left by old imports
+    entry_number = models.PositiveIntegerField(_("line"), null=True, blank=True)
     sku = models.CharField(_("SKU"), max_length=64, db_index=True)
     name = models.CharField(_("name"), max_length=1000)
     product = models.ForeignKey("catalog.Product", models.SET_NULL, null=True, blank=True,
@@ -87,12 +113,20 @@ class OrderEntry(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.PositiveIntegerField(_("unit price, ₸"))
     total_price = models.PositiveIntegerField(_("total, ₸"))
+    category_code = models.CharField(_("Kaspi category code"), max_length=255, blank=True)
+    category_title = models.CharField(_("Kaspi category"), max_length=255, blank=True)
+    delivery_cost = models.PositiveIntegerField(_("delivery cost, ₸"), default=0)
+    weight = models.DecimalField(_("weight, kg"), max_digits=12, decimal_places=3, null=True, blank=True)
+    unit_type = models.CharField(_("unit"), max_length=32, blank=True)
+    own_units = models.PositiveIntegerField(
+        _("from own stock"), default=0, help_text=_("Units of this line taken from the shop's own stock.")
+    )
 
     class Meta:
         verbose_name = _("order line")
         verbose_name_plural = _("order lines")
-        ordering = ["order", "entry_number"]
-        constraints = [models.UniqueConstraint(fields=["order", "entry_number"], name="unique_order_entry")]
+        ordering = ["order", "entry_number", "pk"]
+        constraints = [models.UniqueConstraint(fields=["order", "kaspi_id"], name="unique_order_entry_kaspi_id")]
 
     def __str__(self):
         return f"{self.sku} × {self.quantity}"
@@ -125,6 +159,10 @@ class StatusChange(models.Model):
         ACCEPT = "accept", _("accept")
         COMPLETE = "complete", _("complete")
         CANCEL = "cancel", _("cancel")
+        CANCEL_ENTRY = "cancel_entry", _("cancel part of a line")
+        ASSEMBLE = "assemble", _("hand over to Kaspi Delivery")
+        ARRIVED = "arrived", _("pre-order goods arrived")
+        RETURNED = "returned", _("returned goods arrived")
 
     class State(models.TextChoices):
         PENDING = "pending", _("awaiting approval")
@@ -151,6 +189,11 @@ class StatusChange(models.Model):
     comment = models.CharField(_("comment"), max_length=1000, blank=True)
     security_code = models.CharField(_("buyer's code"), max_length=16, blank=True,
                                      help_text=_("Empty: ask Kaspi to send the buyer a code."))
+    places = models.PositiveSmallIntegerField(_("parcels"), null=True, blank=True)
+    # A part cancellation names its line by Kaspi's id (the line may vanish at Kaspi afterwards).
+    entry_kaspi_id = models.CharField(_("line at Kaspi"), max_length=255, blank=True)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    keep_quantity = models.PositiveIntegerField(_("units to keep"), null=True, blank=True)
     proposed = models.BooleanField(_("proposed automatically"), default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
                                      related_name="+", verbose_name=_("requested by"))

@@ -1,11 +1,13 @@
 """Order services: import from Kaspi, status changes with approval, stock held by open orders."""
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, Sum, When
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -17,23 +19,17 @@ from catalog.runs import recorded_run
 from catalog.supplier import parse_money
 from kaspiconnect.locks import job_lock
 
-from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
+from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError, answer_errors, answer_resource
 from .models import FINAL_STATUSES, OPEN_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent, StatusChange
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 1000  # per state and window: a guard against an answer whose pageCount never ends
 MAX_COMMENT = 1000  # Kaspi's limit for a cancellation comment
-TARGET_STATUS = {
-    StatusChange.Action.ACCEPT: KaspiStatus.ACCEPTED_BY_MERCHANT,
-    StatusChange.Action.COMPLETE: KaspiStatus.COMPLETED,
-    StatusChange.Action.CANCEL: KaspiStatus.CANCELLED,
-}
-ALLOWED_FROM = {
-    StatusChange.Action.ACCEPT: [KaspiStatus.APPROVED_BY_BANK],
-    StatusChange.Action.COMPLETE: [KaspiStatus.ACCEPTED_BY_MERCHANT],
-    StatusChange.Action.CANCEL: [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT],
-}
+MAX_PLACES = 99  # parcels of one Kaspi Delivery hand-over
+# Old unfinished orders read by number in one run at most; the longest unread go first, so a crowd that
+# fell due together spreads over a few runs and stays spread.
+STALE_PER_RUN = 50
 
 
 class OrderSyncError(Exception):
@@ -48,33 +44,42 @@ class StatusChangeRefused(Exception):
 
 
 def orders_sync(*, days=None, client=None, progress=None):
-    """Import every order created since the watermark (or the last `days` days), in every state.
+    """Import every order created since `_since` (or the last `days` days), in every state.
 
     What each page brings is stored as it comes, so a failed run keeps its progress; the
-    watermark only moves with a successful run.
+    watermark only moves with a successful run. A routine run re-reads the last 14 days in pages,
+    so what it costs grows with the orders of those days, not with every order still open.
     """
     client = client or KaspiClient()
     with job_lock("orders-sync"), recorded_run(SyncRun.Kind.ORDERS, client=client, failure=OrderSyncError) as run:
         until = timezone.now()
-        since = until - timedelta(days=days) if days else _watermark(until)
+        since = until - timedelta(days=days) if days else _since(until)
         seen = set()
         for state in STATES:
             for low, high in windows(since, until):
                 _import_window(client, state, low, high, seen, run)
             if progress:
                 progress(f"{state}: {run.received} orders read so far")
-        _refresh_older_open_orders(client, since, seen, run)
+        _refresh_stale_orders(client, since, seen, run)
         _load_missing_entries(client, run.lines)
         orders_propose()
     return run
 
 
-def _watermark(now):
-    """The last successful import's start minus an overlap; the first run looks back ORDERS_FIRST_DAYS."""
+def _since(now):
+    """Where a routine run starts reading.
+
+    The first run looks back ORDERS_FIRST_DAYS. Later ones re-read the last 14 days (statuses of
+    recent orders change there), from further back when the last successful run is older, but
+    never before the oldest order here: history the first run left out stays out.
+    """
     last = SyncRun.objects.filter(kind=SyncRun.Kind.ORDERS, outcome=SyncRun.Outcome.OK).order_by("-started").first()
     if last is None:
         return now - timedelta(days=settings.ORDERS_FIRST_DAYS)
-    return last.started - timedelta(minutes=settings.ORDERS_OVERLAP_MINUTES)
+    watermark = last.started - timedelta(minutes=settings.ORDERS_OVERLAP_MINUTES)
+    recent = now - timedelta(days=WINDOW_DAYS) + timedelta(milliseconds=1)  # one window per state
+    oldest = Order.objects.aggregate(oldest=Min("created_at_kaspi"))["oldest"] or watermark
+    return min(watermark, max(recent, oldest))
 
 
 def windows(since, until):
@@ -101,23 +106,37 @@ def order_import_by_code(*, code, client=None):
     resource = client.order_by_code(code)
     if resource is None:
         return None
-    tally = SyncRun(kind=SyncRun.Kind.ORDERS)  # counts of this one-off import; not saved
-    tally.lines = []
-    _store_page([resource], set(), tally)
-    order = Order.objects.get(kaspi_id=str(resource["id"]))
-    if not order.entries_loaded:
+    order = order_store(resource)
+    if order is not None and not order.entries_loaded:
         _store_entries(order, client.entries(order.kaspi_id))
+        order.refresh_from_db()
     return order
 
 
-def _refresh_older_open_orders(client, since, seen, run):
-    """Orders created before the window can still change status at Kaspi: read the unfinished ones by code."""
-    older = (Order.objects.filter(created_at_kaspi__lt=since).exclude(status__in=FINAL_STATUSES)
-             .exclude(kaspi_id__in=seen))
-    for code in older.values_list("code", flat=True):
+def order_store(resource):
+    """Store one order resource as Kaspi sent it; the order row, or None when it is unusable."""
+    tally = SyncRun(kind=SyncRun.Kind.ORDERS)  # counts of this one-off store; not saved
+    tally.lines = []
+    _store_page([resource], set(), tally)
+    return Order.objects.filter(kaspi_id=str(resource.get("id"))).first()
+
+
+def _refresh_stale_orders(client, since, seen, run):
+    """Unfinished orders created before the window still change at Kaspi (delivery, returns).
+
+    Each is read by its number at most once per ORDERS_STALE_REFRESH_HOURS, so a routine run
+    costs a request only for the few that are due, not for every open order.
+    """
+    now = timezone.now()
+    due = (Order.objects.filter(created_at_kaspi__lt=since).exclude(status__in=FINAL_STATUSES)
+           .filter(Q(refreshed_at__isnull=True)
+                   | Q(refreshed_at__lt=now - timedelta(hours=settings.ORDERS_STALE_REFRESH_HOURS)))
+           .order_by(F("refreshed_at").asc(nulls_first=True), "pk"))
+    for pk, code in due.values_list("pk", "code")[:STALE_PER_RUN]:
         resource = client.order_by_code(code)
         if resource:
             _store_page([resource], seen, run)
+        Order.objects.filter(pk=pk).update(refreshed_at=now)
 
 
 def _store_page(resources, seen, run):
@@ -134,11 +153,13 @@ def _store_page(resources, seen, run):
         if fields["kaspi_id"] not in seen:
             seen.add(fields["kaspi_id"])
             page.append(fields)
-    stored = {order.kaspi_id: order for order in Order.objects.filter(kaspi_id__in=[f["kaspi_id"] for f in page])}
+    ids = [f["kaspi_id"] for f in page]
+    stored = {order.kaspi_id: order for order in Order.objects.filter(kaspi_id__in=ids)}
     for fields in page:
         order = stored.get(fields["kaspi_id"])
         outcome = "unchanged" if order is not None and not _changed_fields(order, fields) else _upsert_order(fields)
         setattr(run, outcome, getattr(run, outcome) + 1)
+    Order.objects.filter(kaspi_id__in=ids).update(refreshed_at=timezone.now())  # read just now: not stale
 
 
 def _changed_fields(order, fields):
@@ -146,13 +167,14 @@ def _changed_fields(order, fields):
 
 
 def _upsert_order(fields):
-    """Create or update one order; record a status or state change in its history."""
+    """Create or update one order; record a status or state change in its history, and let stock follow."""
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(kaspi_id=fields["kaspi_id"]).first()
         if order is None:
             try:
                 with transaction.atomic():
-                    order = Order.objects.create(**fields)
+                    # An order first seen already returned came back before this shop counted its stock.
+                    order = Order.objects.create(**fields, stock_taken_back=fields.get("returned_to_warehouse", False))
             except IntegrityError:  # a concurrent import created it first
                 return "unchanged"
             OrderEvent.objects.create(order=order, status=order.status, state=order.state,
@@ -171,18 +193,24 @@ def _upsert_order(fields):
                     "new": f"{_label(KaspiStatus, fields['status'])} / {_label(KaspiState, fields['state'])}",
                 },
             )
+        if "total_price" in changed:
+            changed["entries_loaded"] = False  # the lines changed at Kaspi (a part cancellation): read them again
         Order.objects.filter(pk=order.pk).update(**changed, updated_at=timezone.now())
+        _stock_follows(order, changed)
         return "updated"
 
 
 def order_fields(resource):
-    """Order columns from one JSON:API `orders` resource; KeyError/ValueError when it is unusable."""
+    """Order columns from one JSON:API `orders` resource; KeyError/ValueError when it is unusable.
+
+    Fields Kaspi may send empty or masked (the customer's name and phone) are left out rather
+    than stored blank, so they never overwrite what is already known.
+    """
     attrs = resource["attributes"]
-    customer = attrs.get("customer") if isinstance(attrs.get("customer"), dict) else {}
-    name = customer.get("name") or " ".join(filter(None, [customer.get("firstName"), customer.get("lastName")]))
     kaspi_id, code = str(resource["id"]), str(attrs["code"])
     if not kaspi_id or not code or not attrs.get("status"):
         raise ValueError("an order without id, code or status")
+    delivery = _kaspi_delivery(attrs)
     return {
         "kaspi_id": kaspi_id,
         "code": code[:32],
@@ -190,55 +218,141 @@ def order_fields(resource):
         "status": str(attrs["status"])[:40],
         "total_price": _money(attrs.get("totalPrice")),
         "delivery_cost": _money(attrs.get("deliveryCost")),
+        "delivery_cost_for_seller": _money(attrs.get("deliveryCostForSeller")),
         "payment_mode": str(attrs.get("paymentMode") or "")[:32],
+        "credit_term": _int(attrs.get("creditTerm")) or None,
         "delivery_mode": str(attrs.get("deliveryMode") or "")[:40],
         "is_kaspi_delivery": bool(attrs.get("isKaspiDelivery")),
+        "express": bool(delivery("express")),
         "delivery_address": _address(attrs.get("deliveryAddress")),
         "pickup_point_id": str(attrs.get("pickupPointId") or "")[:64],
         "signature_required": bool(attrs.get("signatureRequired")),
         "pre_order": bool(attrs.get("preOrder")),
-        "customer_name": clean_text(name, 255),
-        "customer_phone": clean_text(customer.get("cellPhone"), 32),
+        "cancellation_reason": str(attrs.get("cancellationReason") or "")[:64],
+        "assembled": bool(attrs.get("assembled")),
+        "waybill": _url(delivery("waybill")),
+        "waybill_number": clean_text(delivery("waybillNumber"), 64),
+        "courier_transmission_planning_date": _moment(delivery("courierTransmissionPlanningDate")),
+        "courier_transmission_date": _moment(delivery("courierTransmissionDate")),
+        "returned_to_warehouse": bool(delivery("returnedToWarehouse")),
         "created_at_kaspi": _moment(attrs["creationDate"]),
         "approved_by_bank_at": _moment(attrs.get("approvedByBankDate")),
         "planned_delivery_date": _moment(attrs.get("plannedDeliveryDate")),
+        "reservation_date": _moment(attrs.get("reservationDate")),
+        **_customer_fields(attrs.get("customer")),
     }
 
 
+def _kaspi_delivery(attrs):
+    """A reader for the Kaspi Delivery fields: real answers nest them in `kaspiDelivery`, the guide lists them flat."""
+    nested = attrs.get("kaspiDelivery") if isinstance(attrs.get("kaspiDelivery"), dict) else {}
+    return lambda name: nested[name] if nested.get(name) not in (None, "") else attrs.get(name)
+
+
+def _customer_fields(customer):
+    """Name as `firstName lastName` when `name` is empty or only a first name; a masked phone is no phone."""
+    customer = customer if isinstance(customer, dict) else {}
+    name = clean_text(customer.get("name"), 255)
+    full = clean_text(" ".join(str(customer.get(key) or "") for key in ("firstName", "lastName")), 255)
+    if not name or (" " not in name and len(full) > len(name)):
+        name = full
+    phone = clean_text(customer.get("cellPhone"), 32)
+    fields = {"customer_name": name} if name else {}
+    if phone and not _is_masked(phone):
+        fields["customer_phone"] = phone
+    return fields
+
+
+def _is_masked(phone):
+    """Kaspi masks the phone on finished orders, e.g. `+0(000)-000-00-00`."""
+    digits = [ch for ch in phone if ch.isdigit()]
+    return "*" in phone or not digits or set(digits) == {"0"}
+
+
 def _load_missing_entries(client, notes):
-    """Read the lines of every order that has none yet; a failure leaves it for the next run."""
-    for order in Order.objects.filter(entries_loaded=False).only("id", "kaspi_id", "code"):
+    """Read the lines of orders that have none yet (or must be read again), open orders first.
+
+    Open orders first, because their lines decide proposals and reservations; a failure leaves
+    the order for the next run.
+    """
+    pending = (Order.objects.filter(entries_loaded=False)
+               .annotate(finished=Case(When(status__in=OPEN_STATUSES, then=0), default=1))
+               .order_by("finished", "-created_at_kaspi"))
+    for order in list(pending.only("id", "kaspi_id", "code", "status")):
         try:
-            resources = client.entries(order.kaspi_id)
+            _store_entries(order, client.entries(order.kaspi_id))
         except KaspiError as exc:
             if exc.temporary:
                 raise
             notes.append(f"order {order.code}: lines not read: {exc}")
-            continue
-        _store_entries(order, resources)
+        except (KeyError, TypeError, ValueError) as exc:
+            notes.append(f"order {order.code}: lines not read, a malformed line: {exc!r}"[:300])
+
+
+def entry_fields(resource):
+    """Line columns from one `orderentries` resource; KeyError/ValueError when it is unusable.
+
+    Kaspi numbers lines from 0 and may leave out `entryNumber` and `totalPrice`: the line is
+    known by its own id, and its total is the unit price times the quantity when not given.
+    """
+    attrs = resource["attributes"]
+    kaspi_id = str(resource["id"] or "")
+    if not kaspi_id or attrs.get("quantity") is None:
+        raise ValueError("a line without id or quantity")
+    offer = attrs.get("offer") if isinstance(attrs.get("offer"), dict) else {}
+    category = attrs.get("category") if isinstance(attrs.get("category"), dict) else {}
+    quantity = max(0, int(attrs["quantity"]))
+    unit = _money(attrs.get("basePrice"))
+    total = attrs.get("totalPrice")
+    return {
+        "kaspi_id": kaspi_id[:255],
+        "entry_number": _int(attrs.get("entryNumber")) if attrs.get("entryNumber") is not None else None,
+        "sku": clean_text(offer.get("code"), 64),
+        "name": clean_text(offer.get("name"), 1000),
+        "quantity": quantity,
+        "unit_price": unit,
+        "total_price": unit * quantity if total is None else _money(total),
+        "category_code": clean_text(category.get("code"), 255),
+        "category_title": clean_text(category.get("title"), 255),
+        "delivery_cost": _money(attrs.get("deliveryCost")),
+        "weight": _weight(attrs.get("weight")),
+        "unit_type": clean_text(attrs.get("unitType"), 32),
+    }
 
 
 def _store_entries(order, resources):
-    rows = []
-    for number, resource in enumerate(resources, start=1):
-        attrs = resource["attributes"]
-        offer = attrs.get("offer") if isinstance(attrs.get("offer"), dict) else {}
-        quantity = max(1, _int(attrs.get("quantity")))
-        unit = _money(attrs.get("basePrice"))
-        rows.append(OrderEntry(
-            order=order,
-            entry_number=_int(attrs.get("entryNumber")) or number,
-            sku=clean_text(offer.get("code"), 64),
-            name=clean_text(offer.get("name"), 1000),
-            quantity=quantity,
-            unit_price=unit,
-            total_price=_money(attrs.get("totalPrice")) or unit * quantity,
-        ))
-    products = dict(Product.objects.filter(sku__in=[row.sku for row in rows]).values_list("sku", "id"))
-    for row in rows:
-        row.product_id = products.get(row.sku)
+    """Make the order's lines what Kaspi has now: new ones added, changed ones updated, gone ones removed.
+
+    A new line of an open order takes what it can from the product's own stock; a line that
+    shrinks or goes gives back what it no longer needs.
+    """
+    rows = {}
+    for resource in resources:
+        fields = entry_fields(resource)
+        rows[fields["kaspi_id"]] = fields
+    products = dict(Product.objects.filter(sku__in=[f["sku"] for f in rows.values()]).values_list("sku", "id"))
     with transaction.atomic():
-        OrderEntry.objects.bulk_create(rows, ignore_conflicts=True)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        existing = {}
+        for entry in order.entries.all():
+            if entry.kaspi_id in rows:
+                existing[entry.kaspi_id] = entry
+            else:  # gone at Kaspi, or a row left by an old import
+                _give_own_stock(entry.product_id, entry.own_units)
+                entry.delete()
+        for kaspi_id, fields in rows.items():
+            fields["product_id"] = products.get(fields["sku"])
+            entry = existing.get(kaspi_id)
+            if entry is None:
+                own = _take_own_stock(fields["product_id"], fields["quantity"]) if order.is_open else 0
+                OrderEntry.objects.create(order=order, own_units=own, **fields)
+                continue
+            if fields["quantity"] < entry.own_units:
+                _give_own_stock(entry.product_id, entry.own_units - fields["quantity"])
+                fields["own_units"] = fields["quantity"]
+            changed = {name: value for name, value in fields.items() if getattr(entry, name) != value}
+            if changed:
+                OrderEntry.objects.filter(pk=entry.pk).update(**changed)
         Order.objects.filter(pk=order.pk).update(entries_loaded=True)
 
 
@@ -253,10 +367,23 @@ def _int(value):
         return 0
 
 
+def _weight(value):
+    try:
+        weight = Decimal(str(value)).quantize(Decimal("0.001"))
+    except (InvalidOperation, ValueError):
+        return None
+    return weight if weight.is_finite() and 0 <= weight < 10**9 else None
+
+
 def _moment(epoch_ms):
     if epoch_ms in (None, ""):
         return None
     return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
+
+
+def _url(value):
+    text = str(value or "").strip()
+    return text[:1000] if text.startswith(("https://", "http://")) else ""
 
 
 def _address(value):
@@ -265,88 +392,187 @@ def _address(value):
     return clean_text(value)
 
 
-# --- stock held by open orders -------------------------------------------------------------------
+# --- stock held by open orders, and the shop's own stock -----------------------------------------
 
 
 def reserved_quantities():
-    """SKU → units in orders the buyer paid for and the shop has not handed over yet."""
+    """SKU → units the supplier's stock must keep for orders paid for and not handed over yet.
+
+    Units a line took from the shop's own stock are already off that stock, so they are not
+    counted again here.
+    """
     rows = (OrderEntry.objects.filter(order__status__in=OPEN_STATUSES)
-            .values("sku").annotate(units=Sum("quantity")).values_list("sku", "units"))
-    return dict(rows)
+            .values("sku").annotate(units=Sum(F("quantity") - F("own_units"))).values_list("sku", "units"))
+    return {sku: units for sku, units in rows if units}
+
+
+def _take_own_stock(product_id, wanted):
+    """Take up to `wanted` units from a product's own stock; how many it got."""
+    if not product_id or wanted <= 0:
+        return 0
+    have = Product.objects.select_for_update().filter(pk=product_id).values_list("own_stock", flat=True).first()
+    taken = min(have or 0, wanted)
+    if taken:
+        Product.objects.filter(pk=product_id).update(own_stock=F("own_stock") - taken)
+    return taken
+
+
+def _give_own_stock(product_id, units):
+    if product_id and units > 0:
+        Product.objects.filter(pk=product_id).update(own_stock=F("own_stock") + units)
+
+
+def _stock_follows(order, changed):
+    """An open order cancelled gives its own-stock units back; returned goods become own stock."""
+    if order.status in OPEN_STATUSES and changed.get("status") == KaspiStatus.CANCELLED:
+        for entry in order.entries.filter(own_units__gt=0):
+            _give_own_stock(entry.product_id, entry.own_units)
+        order.entries.update(own_units=0)
+    if changed.get("returned_to_warehouse"):
+        order_take_back_returned(order=order)
+
+
+def order_take_back_returned(*, order):
+    """Add the units of a returned order to its products' own stock, once per order."""
+    if not Order.objects.filter(pk=order.pk, stock_taken_back=False).update(stock_taken_back=True):
+        return 0
+    units = 0
+    for product_id, quantity in order.entries.filter(product__isnull=False).values_list("product_id", "quantity"):
+        _give_own_stock(product_id, quantity)
+        units += quantity
+    _event(order, ngettext("%(count)d returned unit added to own stock", "%(count)d returned units added to own stock",
+                           units) % {"count": units}, None)
+    return units
 
 
 # --- proposals ------------------------------------------------------------------------------------
 
 
 def orders_propose():
-    """Propose `accept` for each new paid order whose lines are all in stock, `cancel` otherwise.
+    """Propose what to do with each new paid order: accept it when every line is in stock.
 
+    When only some lines (or some units) are short, the proposal cancels just those, one line at a
+    time, and accepts the rest afterwards; when nothing can be delivered, it cancels the order.
     Stock goes first come, first served: an order counts against it what accepted orders hold and
     what paid orders placed before it ask for, never what later orders ask for.
     """
+    decided = StatusChange.objects.filter(order=OuterRef("pk")).exclude(action=StatusChange.Action.CANCEL_ENTRY,
+                                                                         state=StatusChange.State.DONE)
     waiting = (Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK, entries_loaded=True)
-               .exclude(status_changes__isnull=False).prefetch_related("entries__product")
-               .order_by("created_at_kaspi", "pk"))
+               .exclude(Exists(decided)).prefetch_related("entries__product").order_by("created_at_kaspi", "pk"))
     count = 0
     for order in waiting:
-        held = _held_before(order)
-        short = [entry.sku for entry in order.entries.all() if not _in_stock(entry, held)]
         try:
-            if short:
-                status_change_request(order=order, action=StatusChange.Action.CANCEL, user=None, proposed=True,
-                                      reason=StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
-                                      comment=(_("not in stock: %(skus)s") % {"skus": ", ".join(short)})[:MAX_COMMENT])
-            else:
-                status_change_request(order=order, action=StatusChange.Action.ACCEPT, user=None, proposed=True)
+            status_change_request(order=order, user=None, proposed=True, **_proposal(order))
             count += 1
         except StatusChangeRefused:
             continue  # someone acted on the order meanwhile
     return count
 
 
+def _proposal(order):
+    """The request to propose for `order`: accept, cancel one short line, or cancel the whole order."""
+    held = _held_before(order)
+    kept = dict(order.status_changes.filter(action=StatusChange.Action.CANCEL_ENTRY, state=StatusChange.State.DONE)
+                .values_list("entry_kaspi_id", "keep_quantity"))  # asked for; Kaspi may still be applying it
+    short, deliverable = [], 0
+    for entry in order.entries.all():
+        quantity = min(entry.quantity, kept.get(entry.kaspi_id, entry.quantity))
+        can = min(quantity, entry.own_units + max(0, _supplier_units(entry, held)))
+        held[entry.sku] = held.get(entry.sku, 0) + max(0, can - entry.own_units)  # a SKU on two lines
+        deliverable += can
+        if can < quantity:
+            short.append((entry, can))
+    if not short:
+        return {"action": StatusChange.Action.ACCEPT}
+    skus = ", ".join(entry.sku for entry, _can in short)
+    comment = (_("not in stock: %(skus)s") % {"skus": skus})[:MAX_COMMENT]
+    if not deliverable:
+        return {"action": StatusChange.Action.CANCEL, "reason": StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
+                "comment": comment}
+    entry, can = short[0]
+    return {"action": StatusChange.Action.CANCEL_ENTRY, "reason": StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
+            "comment": comment, "sku": entry.sku, "keep": can}
+
+
 def _held_before(order):
-    """SKU → units held by accepted orders and by paid orders placed before `order`."""
+    """SKU → supplier units held by accepted orders and by paid orders placed before `order`."""
     earlier = Q(order__status=KaspiStatus.APPROVED_BY_BANK) & (
         Q(order__created_at_kaspi__lt=order.created_at_kaspi)
         | Q(order__created_at_kaspi=order.created_at_kaspi, order__pk__lt=order.pk)
     )
     rows = (OrderEntry.objects.filter(Q(order__status=KaspiStatus.ACCEPTED_BY_MERCHANT) | earlier)
-            .values("sku").annotate(units=Sum("quantity")).values_list("sku", "units"))
+            .values("sku").annotate(units=Sum(F("quantity") - F("own_units"))).values_list("sku", "units"))
     return dict(rows)
 
 
-def _in_stock(entry, held):
-    """Enough stock for this line once what `held` counts is set aside."""
+def _supplier_units(entry, held):
+    """Supplier units still free for this line once what `held` counts is set aside."""
     product = entry.product
     if product is None or not is_sellable(publish=product.publish, at_supplier=product.at_supplier,
                                           price_on_request=product.price_on_request,
                                           price_locked=product.price_locked):
-        return False
-    return product.stock - held.get(entry.sku, 0) >= entry.quantity
+        return 0
+    return product.stock - held.get(entry.sku, 0)
 
 
 # --- status changes --------------------------------------------------------------------------------
 
 
-def status_change_request(*, order, action, user, reason="", comment="", security_code="", proposed=False):
-    """Ask for a status change; it waits for a staff member's approval before anything is sent."""
-    _check_transition(order, action, reason, comment, security_code)
+@dataclass(frozen=True)
+class Transition:
+    status: str  # what the POST asks Kaspi for ("" for a part cancellation, which has its own call)
+    allowed_from: tuple
+    applied: object  # order_fields of what Kaspi has → did the change take effect?
+
+
+Action = StatusChange.Action
+TRANSITIONS = {
+    Action.ACCEPT: Transition("ACCEPTED_BY_MERCHANT", (KaspiStatus.APPROVED_BY_BANK,),
+                              lambda f: f["status"] in (KaspiStatus.ACCEPTED_BY_MERCHANT, KaspiStatus.COMPLETED)),
+    Action.COMPLETE: Transition("COMPLETED", (KaspiStatus.ACCEPTED_BY_MERCHANT,),
+                                lambda f: f["status"] == KaspiStatus.COMPLETED),
+    Action.CANCEL: Transition("CANCELLED", tuple(OPEN_STATUSES),
+                              lambda f: f["status"] in (KaspiStatus.CANCELLED, KaspiStatus.CANCELLING)),
+    Action.CANCEL_ENTRY: Transition("", tuple(OPEN_STATUSES), None),
+    # The status stays ACCEPTED_BY_MERCHANT: the waybill shows the hand-over took effect.
+    Action.ASSEMBLE: Transition("ASSEMBLE", (KaspiStatus.ACCEPTED_BY_MERCHANT,),
+                                lambda f: f["assembled"] or bool(f["waybill"])),
+    Action.ARRIVED: Transition("ARRIVED", tuple(OPEN_STATUSES), lambda f: not f["pre_order"]),
+    Action.RETURNED: Transition("ARRIVED_BACKWARD",
+                                (KaspiStatus.CANCELLING, KaspiStatus.KASPI_DELIVERY_RETURN_REQUESTED),
+                                lambda f: f["returned_to_warehouse"]
+                                or f["status"] in (KaspiStatus.CANCELLED, KaspiStatus.RETURNED)),
+}
+CANCELS = (Action.CANCEL, Action.CANCEL_ENTRY)
+
+
+def status_change_request(*, order, action, user, reason="", comment="", security_code="", places=None, sku="",
+                          keep=None, proposed=False):
+    """Ask for a status change; it waits for a staff member's approval before anything is sent.
+
+    `places` (parcels) goes with `assemble`; `sku` and `keep` (units left on that line) with
+    `cancel_entry`, a part cancellation.
+    """
+    entry = _check_transition(order, action, reason=reason, comment=comment, security_code=security_code,
+                              places=places, sku=sku, keep=keep)
+    request = {"action": action, "reason": reason, "comment": comment, "security_code": security_code,
+               "places": places, "sku": sku, "keep_quantity": keep,
+               "entry_kaspi_id": entry.kaspi_id if entry else ""}
     with transaction.atomic():
         active = StatusChange.objects.select_for_update().filter(order=order, state__in=StatusChange.ACTIVE).first()
         if active and active.state != StatusChange.State.PENDING:
             raise StatusChangeRefused(
                 _("order %(code)s: a change is already being sent to Kaspi") % {"code": order.code}
             )
-        if active and _same_request(active, action, reason, comment, security_code):
+        if active and all(getattr(active, name) == value for name, value in request.items()):
             return _approve_if_allowed(active, user) if active.proposed else active
         if active:
             active.state, active.finished_at = StatusChange.State.SUPERSEDED, timezone.now()
             active.save(update_fields=["state", "finished_at"])
         try:
             with transaction.atomic():
-                change = StatusChange.objects.create(order=order, action=action, reason=reason, comment=comment,
-                                                     security_code=security_code, proposed=proposed,
-                                                     requested_by=user)
+                change = StatusChange.objects.create(order=order, proposed=proposed, requested_by=user, **request)
         except IntegrityError:
             raise StatusChangeRefused(
                 _("order %(code)s: another change was requested at the same time") % {"code": order.code}
@@ -354,11 +580,6 @@ def status_change_request(*, order, action, user, reason="", comment="", securit
         text = _("%(action)s proposed%(detail)s") if proposed else _("%(action)s requested%(detail)s")
         _event(order, text % {"action": change.get_action_display(), "detail": _detail(change)}, user)
     return change
-
-
-def _same_request(change, action, reason, comment, security_code):
-    return (change.action, change.reason, change.comment, change.security_code) == (
-        action, reason, comment, security_code)
 
 
 def _approve_if_allowed(change, user):
@@ -371,19 +592,33 @@ def _approve_if_allowed(change, user):
         return change  # e.g. the four-eyes rule: it stays pending for someone else
 
 
-def _check_transition(order, action, reason, comment, security_code):
-    if action not in ALLOWED_FROM:
+def _check_transition(order, action, *, reason, comment, security_code, places, sku, keep):
+    """Refuse what Kaspi would refuse, in words staff understand; the line a part cancellation names."""
+    if action not in TRANSITIONS:
         raise StatusChangeRefused(_("unknown action %(action)s") % {"action": repr(action)})
-    if order.status not in ALLOWED_FROM[action]:
+    allowed = TRANSITIONS[action].allowed_from
+    if order.status not in allowed:
         raise StatusChangeRefused(_("order %(code)s is %(status)s: Kaspi allows %(action)s only from %(allowed)s") % {
-            "code": order.code, "status": order.get_status_display(), "action": StatusChange.Action(action).label,
-            "allowed": get_text_list([status.label for status in ALLOWED_FROM[action]], _("or")),
+            "code": order.code, "status": order.get_status_display(), "action": Action(action).label,
+            "allowed": get_text_list([KaspiStatus(status).label for status in allowed], _("or")),
         })
-    if action != StatusChange.Action.CANCEL and (reason or comment):
+    _check_extras(action, reason=reason, comment=comment, security_code=security_code, places=places, sku=sku,
+                  keep=keep)
+    _check_delivery(order, action, places)
+    return _entry_to_cancel(order, sku, keep) if action == Action.CANCEL_ENTRY else None
+
+
+def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
+    """Each extra goes only with its own action, and is well-formed."""
+    if action not in CANCELS and (reason or comment):
         raise StatusChangeRefused(_("a reason and a comment go only with a cancellation"))
-    if action != StatusChange.Action.COMPLETE and security_code:
+    if action != Action.COMPLETE and security_code:
         raise StatusChangeRefused(_("the buyer's code goes only with a completion"))
-    if action == StatusChange.Action.CANCEL and reason not in StatusChange.Reason.values:
+    if action != Action.ASSEMBLE and places is not None:
+        raise StatusChangeRefused(_("the number of parcels goes only with a hand-over to Kaspi Delivery"))
+    if action != Action.CANCEL_ENTRY and (sku or keep is not None):
+        raise StatusChangeRefused(_("a line and the units to keep go only with a part cancellation"))
+    if action in CANCELS and reason not in StatusChange.Reason.values:
         reasons = ", ".join(str(label) for label in StatusChange.Reason.labels)
         raise StatusChangeRefused(_("a cancellation needs one of Kaspi's reasons: %(reasons)s") % {"reasons": reasons})
     if len(comment) > MAX_COMMENT:
@@ -392,6 +627,39 @@ def _check_transition(order, action, reason, comment, security_code):
         )
     if security_code and not security_code.isdigit():
         raise StatusChangeRefused(_("the buyer's code is digits only"))
+
+
+def _check_delivery(order, action, places):
+    if action == Action.COMPLETE and order.is_kaspi_delivery:
+        raise StatusChangeRefused(_("order %(code)s goes by Kaspi Delivery: Kaspi completes it on delivery; hand it "
+                                    "over with «hand over to Kaspi Delivery»") % {"code": order.code})
+    if action == Action.ASSEMBLE:
+        if not order.is_kaspi_delivery:
+            raise StatusChangeRefused(_("order %(code)s does not go by Kaspi Delivery") % {"code": order.code})
+        if order.assembled:
+            raise StatusChangeRefused(_("order %(code)s is already handed over (waybill %(number)s)") % {
+                "code": order.code, "number": order.waybill_number or "—"})
+        if not isinstance(places, int) or not 1 <= places <= MAX_PLACES:
+            raise StatusChangeRefused(_("a hand-over needs the number of parcels, 1 to %(limit)d") % {
+                "limit": MAX_PLACES})
+    if action == Action.ARRIVED and not order.pre_order:
+        raise StatusChangeRefused(_("order %(code)s is not a pre-order") % {"code": order.code})
+
+
+def _entry_to_cancel(order, sku, keep):
+    """The line of `order` with this SKU, when `keep` units leave something to cancel and something to sell."""
+    entries = list(order.entries.exclude(kaspi_id=None))
+    entry = next((e for e in entries if e.sku == sku), None)
+    if entry is None:
+        raise StatusChangeRefused(_("order %(code)s has no line with SKU %(sku)s") % {"code": order.code,
+                                                                                       "sku": sku or "—"})
+    if not isinstance(keep, int) or not 0 <= keep < entry.quantity:
+        raise StatusChangeRefused(_("the units to keep must be 0 to %(most)d (the line has %(quantity)d)") % {
+            "most": entry.quantity - 1, "quantity": entry.quantity})
+    if keep == 0 and sum(e.quantity for e in entries if e.pk != entry.pk) == 0:
+        raise StatusChangeRefused(_("nothing would be left of order %(code)s: cancel the whole order instead") % {
+            "code": order.code})
+    return entry
 
 
 def status_change_approve(*, change, user, queue=True):
@@ -436,7 +704,8 @@ def status_change_send(*, change_id, client=None):
     """Send one approved change to Kaspi exactly once.
 
     A change whose earlier attempt got no answer is first read back from Kaspi: if the order
-    already has the target status the change is done, and nothing is sent again.
+    already shows it, the change is done, and nothing is sent again. An answer counts as a success
+    only when it shows the change; otherwise the order is read back and what Kaspi has decides.
     """
     client = client or KaspiClient()
     if not client.token:  # before claiming: a missing setting must not fail the changes themselves
@@ -451,11 +720,9 @@ def status_change_send(*, change_id, client=None):
     change.refresh_from_db()
     tried_before = change.attempts > 1  # an earlier attempt may have been applied without an answer
     try:
-        if tried_before and not change.is_code_request and _applied_at_kaspi(client, change):
+        if tried_before and not change.is_code_request and _read_back(client, change):
             return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
-        client.set_status(order_id=change.order.kaspi_id, code=change.order.code, status=TARGET_STATUS[change.action],
-                          reason=change.reason, comment=change.comment, send_code=change.is_code_request,
-                          security_code=change.security_code)
+        body = _post(client, change)
     except KaspiError as exc:
         if not exc.temporary:
             return _finish(change, StatusChange.State.FAILED, str(exc))
@@ -470,22 +737,77 @@ def status_change_send(*, change_id, client=None):
         change.state, change.message = StatusChange.State.UNCERTAIN, str(exc)
         change.save(update_fields=["state", "message"])
         return change
+    return _settle(client, change, body)
+
+
+def _post(client, change):
+    order = change.order
+    if change.action == Action.CANCEL_ENTRY:
+        return client.cancel_entry(entry_id=change.entry_kaspi_id, remained=change.keep_quantity,
+                                   reason=change.reason, notes=change.comment)
+    attributes = {}
+    if change.action == Action.CANCEL:
+        attributes["cancellationReason"] = change.reason
+        if change.comment:
+            attributes["cancellationComment"] = change.comment
+    if change.action == Action.ASSEMBLE:
+        attributes["numberOfSpace"] = str(change.places)
+    return client.set_status(order_id=order.kaspi_id, code=order.code, status=TRANSITIONS[change.action].status,
+                             attributes=attributes,
+                             security_code=change.security_code if change.action == Action.COMPLETE else None)
+
+
+def _settle(client, change, body):
+    """Decide what a 2xx answer means: Kaspi's `errors`, or an answer not showing the change, is no success."""
+    errors = answer_errors(body)
     if change.is_code_request:
+        if errors:
+            return _finish(change, StatusChange.State.FAILED, errors)
         return _finish(change, StatusChange.State.DONE, _("Kaspi sent the buyer a code; enter it to complete"))
-    return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
+    if change.action == Action.CANCEL_ENTRY and not errors:
+        if _read_back_quietly(client, change):
+            return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi; the lines read back"))
+        Order.objects.filter(pk=change.order_id).update(entries_loaded=False)
+        return _finish(change, StatusChange.State.DONE,
+                       _("accepted by Kaspi, which is still applying it; the lines are read again on the next import"))
+    shown = _fields(answer_resource(body))
+    if not errors and shown and TRANSITIONS[change.action].applied(shown):
+        order_store(answer_resource(body))
+        return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
+    if _read_back_quietly(client, change):
+        return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
+    change.order.refresh_from_db()
+    return _finish(change, StatusChange.State.FAILED, errors or _(
+        "Kaspi answered without applying it; the order is %(status)s there") % {
+        "status": change.order.get_status_display()})
 
 
-def _applied_at_kaspi(client, change):
+def _fields(resource):
+    try:
+        return order_fields(resource) if resource else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _read_back(client, change):
+    """Read the order (and for a part cancellation its lines) from Kaspi, store it, and say if the change shows."""
     resource = client.order_by_code(change.order.code)
-    status = (resource or {}).get("attributes", {}).get("status")
-    return status == TARGET_STATUS[change.action] or (
-        change.action == StatusChange.Action.CANCEL and status == KaspiStatus.CANCELLING
-    )
+    order = order_store(resource) if resource else None
+    if order is None:
+        return False
+    if change.action != Action.CANCEL_ENTRY:
+        return TRANSITIONS[change.action].applied(order_fields(resource))
+    try:
+        _store_entries(order, client.entries(order.kaspi_id))
+    except (KeyError, TypeError, ValueError):
+        return False
+    entry = order.entries.filter(kaspi_id=change.entry_kaspi_id).first()
+    return entry is None or entry.quantity <= change.keep_quantity
 
 
 def _read_back_quietly(client, change):
     try:
-        return _applied_at_kaspi(client, change)
+        return _read_back(client, change)
     except KaspiError:
         return False
 
@@ -493,12 +815,14 @@ def _read_back_quietly(client, change):
 def _finish(change, state, message):
     change.state, change.message, change.finished_at = state, message[:2000], timezone.now()
     change.save(update_fields=["state", "message", "finished_at"])
-    order = change.order
-    if state == StatusChange.State.DONE and not change.is_code_request:
-        order.status = TARGET_STATUS[change.action]
-        order.save(update_fields=["status", "updated_at"])
+    order = Order.objects.get(pk=change.order_id)
     _event(order, _("%(action)s: %(state)s — %(message)s") % {
         "action": change.get_action_display(), "state": change.get_state_display(), "message": message}, None)
+    if state == StatusChange.State.DONE and change.action == Action.RETURNED:
+        order_take_back_returned(order=order)
+    if state == StatusChange.State.DONE and change.action == Action.CANCEL_ENTRY:
+        orders_propose()  # the next short line, or accepting the rest
+    change.order = order
     return change
 
 
@@ -523,6 +847,9 @@ def _event(order, text, user):
 
 def _detail(change):
     parts = [change.get_reason_display() if change.reason else "", change.comment]
+    if change.places:
+        parts.insert(0, ngettext("%(count)d parcel", "%(count)d parcels", change.places) % {"count": change.places})
+    if change.sku:
+        parts.insert(0, _("%(sku)s: keep %(keep)d") % {"sku": change.sku, "keep": change.keep_quantity})
     text = "; ".join(part for part in parts if part)
     return f" ({text})" if text else ""
-

@@ -61,18 +61,34 @@ def test_a_second_run_creates_nothing(db, sandbox):
     assert Order.objects.count() == len(sandbox.state.kaspi_orders)
 
 
-def test_the_first_run_reads_the_configured_days_and_later_runs_start_at_the_watermark(db, sandbox, settings):
+def routine_lows(sandbox):
+    return {int(r.params["filter[orders][creationDate][$ge]"]) for r in order_list_requests(sandbox)
+            if "filter[orders][creationDate][$ge]" in r.params}
+
+
+def test_the_first_run_reads_the_configured_days_and_later_runs_never_reach_further_back(db, sandbox, settings):
     settings.ORDERS_FIRST_DAYS = 3
     orders_sync()
-    lows = {int(r.params["filter[orders][creationDate][$ge]"]) for r in order_list_requests(sandbox)}
-    first_since = min(lows)
+    first_since = min(routine_lows(sandbox))
     sandbox.state.kaspi_requests.clear()
     orders_sync()
-    later = min(int(r.params["filter[orders][creationDate][$ge]"]) for r in order_list_requests(sandbox)
-                if "filter[orders][creationDate][$ge]" in r.params)
-    assert later > first_since + 2 * DAY_MS  # from the last run minus the overlap, not 3 days back
+    assert min(routine_lows(sandbox)) >= first_since  # history the first run left out stays out
     assert Order.objects.filter(created_at_kaspi__lt=Order.objects.latest("created_at_kaspi").created_at_kaspi
                                 - timedelta(days=3, minutes=1)).count() == 0
+
+
+def test_a_routine_run_rereads_the_last_fourteen_days_in_one_window_per_state(db, sandbox):
+    from django.utils import timezone
+
+    orders_sync(days=30)
+    sandbox.state.kaspi_requests.clear()
+    started = timezone.now()
+    orders_sync()
+    [low] = routine_lows(sandbox)
+    assert abs(low - int((started - timedelta(days=14)).timestamp() * 1000)) < 60_000
+    states = [r.params["filter[orders][state]"] for r in order_list_requests(sandbox)
+              if "filter[orders][state]" in r.params]
+    assert sorted(set(states)) == sorted(["NEW", "SIGN_REQUIRED", "PICKUP", "DELIVERY", "KASPI_DELIVERY", "ARCHIVE"])
 
 
 def test_it_records_a_status_changed_at_kaspi(db, sandbox):
@@ -91,12 +107,21 @@ def test_it_records_a_status_changed_at_kaspi(db, sandbox):
     ("CANCELLING", "CANCELLED"),
     ("KASPI_DELIVERY_RETURN_REQUESTED", "RETURNED"),
 ])
-def test_it_refreshes_unfinished_orders_older_than_the_window(db, sandbox, before, after):
+def test_it_refreshes_unfinished_orders_older_than_the_window(db, sandbox, settings, before, after):
     order = sandbox.state.add_order(creationDate=sandbox_ms(days_ago=20), status=before)
     orders_sync(days=25)
     order["attributes"].update(status=after, state="ARCHIVE")
+    stale_refresh_period_passes(settings)
     orders_sync(days=1)
     assert Order.objects.get(code=order["attributes"]["code"]).status == after
+
+
+def stale_refresh_period_passes(settings):
+    """As if ORDERS_STALE_REFRESH_HOURS had passed since every order was last read."""
+    from django.db.models import F
+
+    Order.objects.update(refreshed_at=F("refreshed_at") - timedelta(hours=settings.ORDERS_STALE_REFRESH_HOURS,
+                                                                     minutes=1))
 
 
 def test_a_finished_order_older_than_the_window_is_not_read_again(db, sandbox):
@@ -124,13 +149,18 @@ def test_it_proposes_accept_or_cancel_for_new_paid_orders(db, sandbox):
     in_stock.save()
     sold_out.save()
     good = sandbox.state.add_order(entries=[(in_stock.sku, 1)])
-    bad = sandbox.state.add_order(entries=[(in_stock.sku, 1), (sold_out.sku, 1)])
+    mixed = sandbox.state.add_order(entries=[(in_stock.sku, 1), (sold_out.sku, 2)])
+    hopeless = sandbox.state.add_order(entries=[(sold_out.sku, 1)])
     orders_sync(days=1)
     good_change = StatusChange.objects.get(order__code=good["attributes"]["code"])
-    bad_change = StatusChange.objects.get(order__code=bad["attributes"]["code"])
     assert (good_change.action, good_change.state, good_change.proposed) == ("accept", "pending", True)
-    assert (bad_change.action, bad_change.reason) == ("cancel", "MERCHANT_OUT_OF_STOCK")
-    assert sold_out.sku in bad_change.comment
+    # Only the short line is cancelled; the rest is accepted once that is done.
+    part = StatusChange.objects.get(order__code=mixed["attributes"]["code"])
+    assert (part.action, part.reason, part.sku, part.keep_quantity) == (
+        "cancel_entry", "MERCHANT_OUT_OF_STOCK", sold_out.sku, 0)
+    assert sold_out.sku in part.comment
+    whole = StatusChange.objects.get(order__code=hopeless["attributes"]["code"])
+    assert (whole.action, whole.reason) == ("cancel", "MERCHANT_OUT_OF_STOCK")
     orders_sync(days=1)
     assert StatusChange.objects.count() == StatusChange.objects.values("order").distinct().count()
 

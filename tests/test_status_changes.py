@@ -79,6 +79,39 @@ def test_it_completes_in_two_steps_with_the_buyers_code(sandbox, new_order, staf
     assert Order.objects.get(pk=order.pk).status == "COMPLETED"
 
 
+def test_both_completion_steps_send_x_send_code_true(sandbox, new_order, staff):
+    order, kaspi = new_order
+    approved(order, staff, action="accept")
+    order.refresh_from_db()
+    approved(order, staff, action="complete")
+    approved(order, staff, action="complete", security_code=sandbox.state.security_codes[order.code])
+    completions = [r.headers for r in sandbox.state.kaspi_requests
+                   if r.method == "POST" and (r.body or {}).get("data", {}).get("attributes", {}).get("status")
+                   == "COMPLETED"]
+    assert [h.get("X-Send-Code") for h in completions] == ["true", "true"]
+    assert [h.get("X-Security-Code") for h in completions] == ["", sandbox.state.security_codes[order.code]]
+    assert kaspi["attributes"]["status"] == "COMPLETED"
+
+
+def test_a_200_answer_with_errors_ends_as_a_failed_change_with_kaspis_message(sandbox, new_order, staff):
+    order, kaspi = new_order
+    sandbox.state.errors_with_200_next = 1
+    change = approved(order, staff, action="accept")
+    assert change.state == "failed"
+    assert "Order status change is temporarily unavailable" in change.message
+    assert Order.objects.get(pk=order.pk).status == "APPROVED_BY_BANK" == kaspi["attributes"]["status"]
+
+
+def test_a_200_answer_that_does_not_show_the_change_is_read_back(sandbox, new_order, staff):
+    order, kaspi = new_order
+    sandbox.state.unapplied_200_next = 1
+    change = approved(order, staff, action="accept")
+    assert change.state == "failed" and "without applying it" in change.message
+    reads = [r for r in sandbox.state.kaspi_requests if r.params.get("filter[orders][code]") == order.code]
+    assert len(reads) >= 2  # the import, then the read-back
+    assert Order.objects.get(pk=order.pk).status == "APPROVED_BY_BANK"
+
+
 def test_a_wrong_code_fails_with_kaspis_message(sandbox, new_order, staff):
     order, kaspi = new_order
     approved(order, staff, action="accept")

@@ -6,6 +6,7 @@ Most products are ordinary; a few percent carry one of the quirks the real suppl
 """
 
 import base64
+import hashlib
 import itertools
 import string
 from datetime import UTC, datetime, timedelta
@@ -252,7 +253,18 @@ DELIVERY_MODES = {  # mode: share of orders
     "DELIVERY_REGIONAL_TODOOR": 0.2,
     "DELIVERY_REGIONAL_PICKUP": 0.1,
 }
+LINE_COUNTS = {1: 50, 2: 25, 3: 15, 4: 10}  # lines in a random order: share
 UNKNOWN_OFFER_SHARE = 0.04  # lines for offers the shop no longer has (or never had) in its catalogue
+OMITTED_SHARE = 1 / 8  # orders whose lines all lack entryNumber; drawn again for totalPrice
+CREDIT_TERMS = (3, 6, 12, 24)  # months
+CANCELLATION_REASONS = ("BUYER_CANCELLATION_BY_MERCHANT", "BUYER_NOT_REACHABLE", "MERCHANT_OUT_OF_STOCK")
+OPEN_STATUSES = ("APPROVED_BY_BANK", "ACCEPTED_BY_MERCHANT")
+FINAL_STATUSES = ("COMPLETED", "CANCELLED", "RETURNED")
+DELIVERED_STATUSES = ("COMPLETED", "KASPI_DELIVERY_RETURN_REQUESTED", "RETURNED")
+RECENT_DAYS = 14  # buyers change their minds about orders this young
+WAYBILLS_ROOT = "/kaspi/waybills"  # where the sandbox serves the waybill PDFs Kaspi Delivery makes
+COURIER_HOUR = 10  # Almaty time, the morning after assembly, when the courier comes for the parcels
+MINUTE_MS, HOUR_MS = 60_000, 3_600_000
 
 
 def order_id(number):
@@ -267,46 +279,114 @@ def accepted_state(attributes):
     return "PICKUP" if attributes["deliveryMode"] == "DELIVERY_PICKUP" else "DELIVERY"
 
 
-def make_orders(rng, *, count, days, now, products):
-    """`count` orders created over the last `days` days, oldest first, in states that fit their age."""
+def make_orders(rng, *, count, days, now, products, site):
+    """`count` orders created over the last `days` days, oldest first, in states that fit their age.
+
+    `site` (`http://host:port`) is where the sandbox serves the waybills of orders already assembled.
+    """
     sellable = sellable_products(products)
     orders = []
     for number, created in enumerate(_creation_times(rng, count, days, now), start=1):
         order = make_order(rng, number=number, created_ms=to_ms(created), sellable=sellable)
         attributes = order["attributes"]
-        attributes["state"], attributes["status"] = _state_for_age(rng, (now - created) / timedelta(days=1),
-                                                                   attributes)
+        age_days = (now - created) / timedelta(days=1)
+        attributes["state"], attributes["status"] = _state_for_age(rng, age_days, attributes)
+        _history(rng, order, age_days, to_ms(now), site)
         orders.append(order)
     return orders
 
 
-def make_order(rng, *, number, created_ms, sellable, entries=None, delivery_mode=None):
-    """A new order (NEW / APPROVED_BY_BANK); `entries` is `[(sku, quantity[, unit_price])]` or random."""
-    mode = delivery_mode or _weighted(rng, DELIVERY_MODES)
-    kaspi_delivery = mode != "DELIVERY_PICKUP" and rng.random() < 0.5
+def make_order(rng, *, number, created_ms, sellable, entries=None, delivery_mode=None, kaspi_delivery=None,
+               pre_order=None, signature=None, express=None):
+    """A new order (NEW / APPROVED_BY_BANK); `entries` is `[(sku, quantity[, unit_price])]` or random.
+
+    Each choice left at None is drawn. A signature means a credit purchase (PAY_WITH_CREDIT).
+    """
+    mode, kaspi_delivery = _delivery(rng, delivery_mode, kaspi_delivery)
+    signature = rng.random() < 0.1 if signature is None else signature
+    pre_order = rng.random() < 0.05 if pre_order is None else pre_order
+    express = kaspi_delivery and rng.random() < 0.2 if express is None else express
     city = KASPI_CITIES[0] if mode in ("DELIVERY_PICKUP", "DELIVERY_LOCAL") else rng.choice(KASPI_CITIES[1:])
     identifier = order_id(number)
     lines = _entries(rng, identifier, entries or _random_entries(rng, sellable), sellable)
-    signature = rng.random() < 0.1
     attributes = {
         "code": str(500_000_000 + number * 1_337 + rng.randint(0, 1_000)),
-        "totalPrice": sum(line["attributes"]["totalPrice"] for line in lines),
+        "totalPrice": order_total(lines),
         "paymentMode": "PAY_WITH_CREDIT" if signature else "PREPAID",
+        "creditTerm": rng.choice(CREDIT_TERMS) if signature else None,
         "creationDate": created_ms,
-        "approvedByBankDate": created_ms + rng.randint(1, 20) * 60_000,
+        "approvedByBankDate": created_ms + rng.randint(1, 20) * MINUTE_MS,
         "plannedDeliveryDate": created_ms + rng.randint(1, 5) * DAY_MS,
+        "reservationDate": created_ms + rng.randint(3, 30) * DAY_MS if pre_order else None,
         "deliveryMode": mode,
         "isKaspiDelivery": kaspi_delivery,
         "deliveryAddress": None if mode == "DELIVERY_PICKUP" else _address(rng, city[1]),
         "deliveryCost": 0 if mode == "DELIVERY_PICKUP" or kaspi_delivery else rng.choice((0, 1000, 1500)),
+        "deliveryCostForSeller": rng.randint(1, 30) * 100 if kaspi_delivery else 0,
         "pickupPointId": "PP1" if mode == "DELIVERY_PICKUP" else None,
         "signatureRequired": signature,
-        "preOrder": rng.random() < 0.03,
+        "preOrder": pre_order,
+        "assembled": False,
         "state": "SIGN_REQUIRED" if signature else "NEW",
         "status": "APPROVED_BY_BANK",
-        "customer": _customer(rng),
+        "cancellationReason": None,
+        "customer": _customer(rng, f"customer-{number}"),
+        **_delivery_fields(kaspi_delivery, express),
     }
     return {"id": identifier, "customer_id": f"customer-{number}", "attributes": attributes, "entries": lines}
+
+
+def order_total(lines):
+    """Unit price times quantity, summed: a line's own `totalPrice` may be missing from Kaspi's answer."""
+    return sum(line["attributes"]["basePrice"] * line["attributes"]["quantity"] for line in lines)
+
+
+def set_delivery_field(attributes, name, value):
+    """Set `express` or `returnedToWarehouse` where the order carries it: in `kaspiDelivery`, or flat."""
+    attributes.get("kaspiDelivery", attributes)[name] = value
+
+
+def assemble(attributes, identifier, *, site, at_ms):
+    """Kaspi makes the waybill of an assembled Kaspi Delivery order and books the courier for the next morning.
+
+    The waybill's file name and number derive from the order id: opaque, yet the same on every run.
+    """
+    digest = hashlib.sha256(identifier.encode()).hexdigest()
+    attributes["assembled"] = True
+    attributes["kaspiDelivery"].update(
+        waybill=f"{site}{WAYBILLS_ROOT}/{digest[:32]}.pdf",
+        waybillNumber=f"{int(digest[32:48], 16) % 10**10:010d}",
+        courierTransmissionPlanningDate=_next_morning(at_ms),
+    )
+
+
+def hand_over_due(orders, now_ms):
+    """Kaspi's courier collects every assembled parcel whose planned morning has come."""
+    for order in orders:
+        attributes = order["attributes"]
+        delivery = attributes.get("kaspiDelivery") or {}
+        planned = delivery.get("courierTransmissionPlanningDate")
+        if (attributes["status"] == "ACCEPTED_BY_MERCHANT" and planned and planned <= now_ms
+                and not delivery["courierTransmissionDate"]):
+            delivery["courierTransmissionDate"] = now_ms
+
+
+def change_of_mind(rng, orders, now_ms):
+    """Now and then a buyer cancels an order on its way or just received, or sends Kaspi Delivery goods back."""
+    recent = [o["attributes"] for o in orders if o["attributes"]["creationDate"] >= now_ms - RECENT_DAYS * DAY_MS]
+    roll = rng.random()
+    if roll < 0.1:
+        status = "CANCELLING"
+        pool = [a for a in recent if a["status"] == "ACCEPTED_BY_MERCHANT"
+                or (a["status"] == "COMPLETED" and not a["isKaspiDelivery"])]
+    elif roll < 0.15:
+        status = "KASPI_DELIVERY_RETURN_REQUESTED"
+        pool = [a for a in recent if a["status"] == "COMPLETED" and a["isKaspiDelivery"]]
+    else:
+        return
+    if pool:
+        attributes = rng.choice(pool)
+        attributes.update(status=status, state=accepted_state(attributes))
 
 
 def sellable_products(products):
@@ -322,6 +402,27 @@ def now_utc():
     return datetime.now(UTC)
 
 
+def _delivery(rng, mode, kaspi_delivery):
+    """The delivery mode, and whether Kaspi Delivery carries the order: never a pickup one."""
+    if kaspi_delivery and mode == "DELIVERY_PICKUP":
+        raise ValueError("a Kaspi Delivery order is delivered, not picked up")
+    if kaspi_delivery and mode is None:
+        return "DELIVERY_LOCAL", True
+    mode = mode or _weighted(rng, DELIVERY_MODES)
+    if kaspi_delivery is None:
+        kaspi_delivery = mode != "DELIVERY_PICKUP" and rng.random() < 0.5
+    return mode, kaspi_delivery
+
+
+def _delivery_fields(kaspi_delivery, express):
+    """Real answers nest Kaspi Delivery's fields under `kaspiDelivery` (the guide lists them flat); others flat."""
+    if not kaspi_delivery:
+        return {"express": express, "returnedToWarehouse": False}
+    return {"kaspiDelivery": {"waybill": None, "waybillNumber": None, "courierTransmissionDate": None,
+                              "courierTransmissionPlanningDate": None, "express": express,
+                              "returnedToWarehouse": False}}
+
+
 def _creation_times(rng, count, days, now):
     """Random moments over the last `days` days, during Almaty shopping hours (08-23), oldest first."""
     times = []
@@ -333,23 +434,59 @@ def _creation_times(rng, count, days, now):
 
 
 def _state_for_age(rng, age_days, attributes):
-    """Fresh orders wait for the shop, older ones are on their way, old ones are archived."""
+    """Fresh orders wait for the shop, older ones are on their way (a few being undone), old ones are archived."""
     waiting = (attributes["state"], "APPROVED_BY_BANK")
     accepted = (accepted_state(attributes), "ACCEPTED_BY_MERCHANT")
     completed, cancelled, returned = ("ARCHIVE", "COMPLETED"), ("ARCHIVE", "CANCELLED"), ("ARCHIVE", "RETURNED")
     if age_days < 1:
         mix = {waiting: 80, accepted: 15, cancelled: 5}
     elif age_days < 5:
-        mix = {waiting: 15, accepted: 45, completed: 30, cancelled: 10}
+        mix = {waiting: 15, accepted: 45, completed: 30, cancelled: 10, (accepted[0], "CANCELLING"): 4}
+        if attributes["isKaspiDelivery"]:
+            mix[(accepted[0], "KASPI_DELIVERY_RETURN_REQUESTED")] = 4
     else:
         mix = {completed: 85, cancelled: 12, returned: 3}
     return _weighted(rng, mix)
 
 
+def _history(rng, order, age_days, now_ms, site):
+    """What an order went through to reach its status: a cancellation reason, a return, a waybill, a courier."""
+    attributes = order["attributes"]
+    status = attributes["status"]
+    if status == "CANCELLED":
+        attributes["cancellationReason"] = rng.choice(CANCELLATION_REASONS)
+    elif status == "RETURNED":
+        set_delivery_field(attributes, "returnedToWarehouse", True)
+    if status not in OPEN_STATUSES:
+        attributes.update(preOrder=False, reservationDate=None)  # its goods came in long ago
+    if not attributes["isKaspiDelivery"]:
+        return
+    if status in DELIVERED_STATUSES:
+        _courier(rng, order, now_ms, site, hand_over=True)
+    elif status == "ACCEPTED_BY_MERCHANT" and age_days > 1 and rng.random() < 0.5:
+        _courier(rng, order, now_ms, site, hand_over=rng.random() < 0.5)
+
+
+def _courier(rng, order, now_ms, site, *, hand_over):
+    """Assembled a few hours after it came in; if `hand_over`, collected on the planned morning (not after now)."""
+    attributes = order["attributes"]
+    assemble(attributes, order["id"], site=site, at_ms=attributes["creationDate"] + rng.randint(1, 6) * HOUR_MS)
+    delivery = attributes["kaspiDelivery"]
+    if hand_over:
+        handed = min(delivery["courierTransmissionPlanningDate"] + rng.randint(0, 180) * MINUTE_MS, now_ms)
+        delivery["courierTransmissionDate"] = handed
+        delivery["courierTransmissionPlanningDate"] = min(delivery["courierTransmissionPlanningDate"], handed)
+
+
+def _next_morning(moment_ms):
+    day = datetime.fromtimestamp(moment_ms / 1000, ALMATY).date() + timedelta(days=1)
+    return to_ms(datetime(day.year, day.month, day.day, COURIER_HOUR, tzinfo=ALMATY))
+
+
 def _random_entries(rng, sellable):
     skus = list(sellable)
     lines = []
-    for _ in range(rng.choices((1, 2, 3), weights=(70, 22, 8))[0]):
+    for _ in range(_weighted(rng, LINE_COUNTS)):
         quantity = rng.choices((1, 2, 3), weights=(80, 15, 5))[0]
         if not skus or rng.random() < UNKNOWN_OFFER_SHARE:
             lines.append((str(rng.randint(900_000, 999_999)), quantity))
@@ -359,23 +496,31 @@ def _random_entries(rng, sellable):
 
 
 def _entries(rng, identifier, specs, sellable):
-    """Order lines in Kaspi's shape: the offer code is the shop's SKU, the price Kaspi's unit price."""
-    lines = []
-    for number, (sku, quantity, *price) in enumerate(specs, start=1):
-        product = sellable.get(str(sku))
-        unit_price = price[0] if price else _retail_price(rng, product)
-        lines.append({
-            "id": base64.b64encode(f"{identifier}:{number}".encode()).decode(),
-            "attributes": {
-                "quantity": quantity,
-                "basePrice": unit_price,
-                "totalPrice": unit_price * quantity,
-                "entryNumber": number,
-                "offer": {"code": str(sku), "name": _offer_name(product, sku)},
-                "category": _kaspi_category(product),
-            },
-        })
-    return lines
+    """Order lines in Kaspi's shape, numbered from 0; about 1 order in 8 lacks entryNumber, 1 in 8 totalPrice."""
+    omitted = {key for key in ("entryNumber", "totalPrice") if rng.random() < OMITTED_SHARE}
+    return [_entry(rng, identifier, number, spec, sellable, omitted) for number, spec in enumerate(specs)]
+
+
+def _entry(rng, identifier, number, spec, sellable, omitted):
+    """One line: the offer code is the shop's SKU, the price Kaspi's unit price; the id decodes to `<order>##<n>`."""
+    sku, quantity, *price = spec
+    product = sellable.get(str(sku))
+    unit_price = price[0] if price else _retail_price(rng, product)
+    attributes = {
+        "quantity": quantity,
+        "basePrice": unit_price,
+        "totalPrice": unit_price * quantity,
+        "entryNumber": number,
+        "offer": {"code": str(sku), "name": _offer_name(product, sku)},
+        "category": _kaspi_category(product),
+        "deliveryCost": 0 if rng.random() < 0.9 else rng.choice((500, 1000)),
+        "weight": round(rng.uniform(0.1, 4.0), 2),
+        "unitType": "PIECE",
+    }
+    return {
+        "id": base64.b64encode(f"{identifier}##{number}".encode()).decode(),
+        "attributes": {key: value for key, value in attributes.items() if key not in omitted},
+    }
 
 
 def _retail_price(rng, product):
@@ -399,12 +544,15 @@ def _kaspi_category(product):
     return {"code": f"Master - {leaf['kaspi_code']}", "title": leaf["name"]}
 
 
-def _customer(rng):
+def _customer(rng, identifier):
+    """Kaspi's `name` is often null (1 in 5 here) or the first name only (1 in 5): show firstName lastName."""
     gender = rng.choice("mf")
     first = rng.choice(FIRST_NAMES[gender])
     last = rng.choice(LAST_NAMES)[0 if gender == "m" else 1]
     phone = f"+77{rng.choice(('01', '05', '07', '47', '71', '77'))}{rng.randint(0, 9_999_999):07d}"
-    return {"name": f"{first} {last}", "firstName": first, "lastName": last, "cellPhone": phone}
+    roll = rng.random()
+    name = None if roll < 0.2 else first if roll < 0.4 else f"{first} {last}"
+    return {"id": identifier, "name": name, "firstName": first, "lastName": last, "cellPhone": phone}
 
 
 def _address(rng, town):

@@ -3,6 +3,7 @@
     srv = SandboxServer(port=0, products=3000, orders=300, seed=42).start()
     srv.alstyle_url   # configure as ALSTYLE_API_URL
     srv.kaspi_url     # configure as KASPI_API_URL
+                      # (waybill links point below srv.url + /kaspi/waybills, served without a token)
     srv.telegram_url  # configure as TELEGRAM_API_URL (see telegram.py)
     srv.state         # data and knobs, see `SandboxState`
     srv.stop()
@@ -11,11 +12,12 @@ Standard library only; the state lives in memory and is gone when the server sto
 """
 
 import logging
+import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import alstyle, kaspi, telegram
+from . import alstyle, data, kaspi, telegram
 from .state import SandboxState
 from .wire import Request, json_response
 
@@ -24,7 +26,14 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 ALSTYLE_ROOT = "/alstyle/api"
 KASPI_ROOT = "/kaspi/shop/api/v2"
+WAYBILLS_ROOT = data.WAYBILLS_ROOT  # Kaspi Delivery's waybill PDFs, opened by a person's browser
 TELEGRAM_ROOT = "/telegram"
+ROUTES = (
+    (ALSTYLE_ROOT, alstyle.handle),
+    (KASPI_ROOT, kaspi.handle),
+    (WAYBILLS_ROOT, kaspi.handle_waybill),
+    (TELEGRAM_ROOT, telegram.handle),
+)
 
 
 class SandboxServer:
@@ -42,6 +51,10 @@ class SandboxServer:
         order_every=None,
     ):
         self.order_every = order_every  # seconds between new orders while running, like real buyers
+        self._buyers_rng = random.Random(f"{seed}-buyers")
+        # Bound first, so the port (and the URLs) are known before start(), and to the state's links.
+        self._httpd = _HTTPServer((HOST, port), _Handler)
+        self._httpd.sandbox = self
         self.state = SandboxState(
             products=products,
             orders=orders,
@@ -51,11 +64,9 @@ class SandboxServer:
             kaspi_token=kaspi_token,
             fail_rate=fail_rate,
             seed=seed,
+            site=self.url,
         )
         telegram.prepare(self.state)
-        # Bound here, so the port (and the URLs) are known before start().
-        self._httpd = _HTTPServer((HOST, port), _Handler)
-        self._httpd.sandbox = self
         self._thread = None
 
     @property
@@ -84,8 +95,13 @@ class SandboxServer:
         return self
 
     def _buyers(self):
+        """Life goes on: each period a new order; now and then a buyer undoes one; couriers collect parcels."""
         while not self.state.sleep_until_stopped(self.order_every):
-            self.state.add_order()
+            with self.state.lock:
+                now = data.to_ms(data.now_utc())
+                self.state.add_random_order()
+                data.change_of_mind(self._buyers_rng, self.state.kaspi_orders, now)
+                data.hand_over_due(self.state.kaspi_orders, now)
 
     def stop(self):
         self.state.wake_sleepers()
@@ -104,11 +120,11 @@ class SandboxServer:
     def answer(self, *, method, target, headers, body):
         """Route one HTTP request to the API its path names; a `Response` comes back."""
         url = urlsplit(target)
-        for root, api in ((ALSTYLE_ROOT, alstyle), (KASPI_ROOT, kaspi), (TELEGRAM_ROOT, telegram)):
+        for root, handle in ROUTES:
             if url.path == root or url.path.startswith(root + "/"):
                 request = _request(method, url, root, headers, body)
                 with self.state.lock:
-                    return api.handle(self.state, request)
+                    return handle(self.state, request)
         return json_response({"message": f"Nothing here; the APIs live under {ALSTYLE_ROOT} and {KASPI_ROOT}"}, 404)
 
 

@@ -6,6 +6,7 @@ may be running at the same time). Every knob is listed in the class docstring.
 
 import random
 import threading
+import time
 from typing import NamedTuple
 
 from . import data
@@ -34,7 +35,16 @@ class StatusPost(NamedTuple):
     attributes: dict  # the body's attributes, cancellationReason and the like included
     send_code: bool  # the X-Send-Code: true header
     security_code: str  # the X-Security-Code header ("" when empty or absent)
-    http_status: int  # what the change itself came to (200: applied), before any injected failure
+    http_status: int  # what the change itself came to, before any injected failure (200 for the 200 knobs too)
+    applied: bool = True  # False when refused, or answered 200 without being applied (the 200 knobs)
+
+
+class EntryCancelPost(NamedTuple):
+    entry_id: str  # the line, as the body's relationships.entry named it
+    remained: object  # remainedQuantity as the body gave it
+    reason: object
+    notes: object
+    http_status: int  # what the cancellation itself came to (200: accepted), before any injected failure
 
 
 class SandboxState:
@@ -66,12 +76,23 @@ class SandboxState:
       kaspi_down           True: every Kaspi request answers 503
       kaspi_requests       KaspiRequest for every Kaspi request received, dropped ones included
       status_posts         StatusPost for every POST /orders that reached the status logic
+      entry_cancel_posts   EntryCancelPost for every POST /orderEntryCancelOperation with a well-formed body
       security_codes       order code -> the completion code the buyer last "received" by SMS
-      apply_then_fail_next n: the next n successful POST /orders are applied, yet answered with
-      apply_then_fail_kind     this failure kind instead (default "502"; "slow" for a timeout)
+      apply_then_fail_next n: the next n successful POST /orders or /orderEntryCancelOperation are
+      apply_then_fail_kind     applied, yet answered with this failure kind instead (default "502";
+                               "slow" for a timeout)
+      errors_with_200_next n: the next n POST /orders are not applied and answered HTTP 200 with
+                           {"errors": [{"title": "Order status change is temporarily unavailable"}]}
+      unapplied_200_next   n: the next n POST /orders for a known order are not applied and answered
+                           HTTP 200 with the order as it is (its status unchanged)
+      entry_cancel_delay   seconds before an accepted part cancellation shows in what Kaspi serves
+                           (default 0.0: at once); due ones are applied as each Kaspi request arrives
+
+    `site` is the sandbox's own `http://host:port`, for the waybill links of generated orders.
     """
 
-    def __init__(self, *, products, orders, order_days, interval, alstyle_token, kaspi_token, fail_rate, seed):
+    def __init__(self, *, products, orders, order_days, interval, alstyle_token, kaspi_token, fail_rate, seed,
+                 site):
         if order_days <= 0:
             raise ValueError("order_days must be positive")
         self.lock = threading.RLock()
@@ -94,24 +115,42 @@ class SandboxState:
         self.requests = []
 
         self.kaspi_orders = data.make_orders(
-            self._order_rng, count=orders, days=order_days, now=data.now_utc(), products=self.alstyle_products
+            self._order_rng, count=orders, days=order_days, now=data.now_utc(), products=self.alstyle_products,
+            site=site,
         )
         self._last_order_number = orders
         self.kaspi_token = kaspi_token
         self.kaspi_down = False
         self.kaspi_requests = []
         self.status_posts = []
+        self.entry_cancel_posts = []
         self.security_codes = {}
         self.apply_then_fail_next = 0
         self.apply_then_fail_kind = "502"
+        self.errors_with_200_next = 0
+        self.unapplied_200_next = 0
+        self.entry_cancel_delay = 0.0
+        self._deferred = []  # (time.monotonic() when due, change): what Kaspi applies "afterwards"
 
-    def add_order(self, *, entries=None, **attributes):
+    def add_order(self, *, entries=None, kaspi_delivery=False, pre_order=False, **attributes):
         """Add an order that has just arrived (NEW / APPROVED_BY_BANK, prepaid, created now); return it.
 
-        `entries`: `[(sku, quantity)]` or `[(sku, quantity, unit_price)]`; by default 1-3 random
+        Predictable by default: no Kaspi Delivery, no pre-order, not express, no signature step.
+        `kaspi_delivery=True`: delivered by Kaspi (DELIVERY_LOCAL unless `deliveryMode` names another
+        delivery; a pickup one is a ValueError), with an empty `kaspiDelivery` object and a
+        `deliveryCostForSeller`. `pre_order=True`: a pre-order, with its `reservationDate`.
+        `entries`: `[(sku, quantity)]` or `[(sku, quantity, unit_price)]`; by default 1-4 random
         catalogue items. `attributes` override the generated ones, e.g. `status=...`, `state=...`,
         `creationDate=<epoch ms>`, `deliveryMode=...` (the last two also shape the derived fields).
         """
+        choices = {"kaspi_delivery": kaspi_delivery, "pre_order": pre_order, "signature": False, "express": False}
+        return self._add(entries, choices, attributes)
+
+    def add_random_order(self):
+        """Add an order as a real buyer places it: any delivery, Kaspi Delivery, credit or pre-order; return it."""
+        return self._add(None, {}, {})
+
+    def _add(self, entries, choices, attributes):
         with self.lock:
             self._last_order_number += 1
             order = data.make_order(
@@ -121,10 +160,9 @@ class SandboxState:
                 sellable=data.sellable_products(self.alstyle_products),
                 entries=entries,
                 delivery_mode=attributes.pop("deliveryMode", None),
+                **choices,
             )
-            # Predictable by default: no signature step unless the test asks for one.
-            order["attributes"].update({"state": "NEW", "signatureRequired": False, "paymentMode": "PREPAID",
-                                        **attributes})
+            order["attributes"].update(attributes)
             self.kaspi_orders.append(order)
             return order
 
@@ -140,6 +178,21 @@ class SandboxState:
         if self.fail_rate > 0 and self._rng.random() < self.fail_rate:
             return self._rng.choice(self.fault_kinds)
         return None
+
+    def defer(self, delay, change):
+        """Run `change()` now, or (delay > 0) at the first `apply_due` once `delay` seconds have passed."""
+        if delay > 0:
+            self._deferred.append((time.monotonic() + delay, change))
+        else:
+            change()
+
+    def apply_due(self):
+        """Run the deferred changes whose time has come, in the order they were made."""
+        now = time.monotonic()
+        due = [change for at, change in self._deferred if at <= now]
+        self._deferred = [(at, change) for at, change in self._deferred if at > now]
+        for change in due:
+            change()
 
     def new_security_code(self, order_code):
         code = f"{self._rng.randrange(10_000):04d}"

@@ -5,30 +5,45 @@ from orders import services
 from orders.kaspi import KaspiError
 from orders.models import Order, StatusChange
 
+ACTIONS = ["accept", "complete", "cancel", "assemble", "arrived", "returned"]
+
 
 class Command(BaseCommand):
     help = (
         "Request, approve and send one status change for an order, through the same service as the admin. "
-        "`complete` without --security-code asks Kaspi to send the buyer a code; with it, completes the order."
+        "`complete` without --security-code asks Kaspi to send the buyer a code; with it, completes the order. "
+        "`cancel --sku SKU --keep Q` cancels part of one line; `assemble --places N` hands a Kaspi Delivery "
+        "order over; `arrived` marks a pre-order's goods arrived; `returned` marks returned goods back."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("code", help="the order number (code) shown to people")
-        parser.add_argument("action", choices=StatusChange.Action.values)
+        parser.add_argument("action", choices=ACTIONS)
         parser.add_argument("--security-code", default="", help="the code the buyer reads out (complete)")
         parser.add_argument("--reason", default="", choices=["", *StatusChange.Reason.values],
                             help="cancellation reason (cancel)")
         parser.add_argument("--comment", default="", help="cancellation comment, at most 1000 characters")
+        parser.add_argument("--places", type=int, help="number of parcels (assemble)")
+        parser.add_argument("--sku", default="", help="the line to cancel part of (cancel)")
+        parser.add_argument("--keep", type=int, help="units of that line to keep (cancel --sku)")
         parser.add_argument("--approved-by", required=True, metavar="USERNAME")
         parser.add_argument("--requested-by", metavar="USERNAME", help="default: the approver")
 
-    def handle(self, *args, code, action, security_code, reason, comment, approved_by, requested_by, **options):
+    def handle(self, *args, code, action, approved_by, requested_by, sku, keep, places, **options):
         approver = self.user(approved_by)
         requester = self.user(requested_by) if requested_by else approver
+        if action == "cancel" and sku:
+            action, extras = StatusChange.Action.CANCEL_ENTRY, {"sku": sku, "keep": keep}
+        elif keep is not None:
+            raise CommandError("--keep goes with --sku (cancel part of a line)")
+        else:
+            extras = {"places": places} if places is not None else {}
         try:
             order = self.order(code)
-            change = services.status_change_request(order=order, action=action, user=requester, reason=reason,
-                                                    comment=comment, security_code=security_code)
+            change = services.status_change_request(
+                order=order, action=action, user=requester, reason=options["reason"], comment=options["comment"],
+                security_code=options["security_code"], **extras,
+            )
             if change.state == StatusChange.State.PENDING:
                 services.status_change_approve(change=change, user=approver, queue=False)
             change = services.status_change_send(change_id=change.pk)

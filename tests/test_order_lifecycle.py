@@ -1,0 +1,213 @@
+"""The whole life of an order: Kaspi Delivery hand-over, pre-orders, returns, part cancellations."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalog.models import Product
+from orders.models import Order, OrderEntry
+from orders.services import (
+    StatusChangeRefused,
+    order_import_by_code,
+    orders_sync,
+    reserved_quantities,
+    status_change_approve,
+    status_change_request,
+    status_change_send,
+)
+
+
+@pytest.fixture
+def boss(db):
+    return User.objects.create_superuser("boss", password="pw-123456")
+
+
+@pytest.fixture
+def product(make_product):
+    return make_product(supplier_stock=10)
+
+
+def imported(sandbox, **options):
+    kaspi = sandbox.state.add_order(**options)
+    return order_import_by_code(code=kaspi["attributes"]["code"]), kaspi
+
+
+def run(order, action, user, **extras):
+    """Request, approve and send one change, as the admin and the command do."""
+    change = status_change_request(order=Order.objects.get(pk=order.pk), action=action, user=user, **extras)
+    if change.state == "pending":
+        status_change_approve(change=change, user=user, queue=False)
+    return status_change_send(change_id=change.pk)
+
+
+def accepted(sandbox, boss, **options):
+    order, kaspi = imported(sandbox, **options)
+    assert run(order, "accept", boss).state == "done"
+    return Order.objects.get(pk=order.pk), kaspi
+
+
+# --- Kaspi Delivery ------------------------------------------------------------------------------
+
+
+def test_a_kaspi_delivery_order_is_handed_over_with_its_parcels(sandbox, boss):
+    order, kaspi = accepted(sandbox, boss, kaspi_delivery=True)
+    change = run(order, "assemble", boss, places=2)
+    assert change.state == "done", change.message
+    [post] = [p for p in sandbox.state.status_posts if p.code == order.code and p.status == "ASSEMBLE"]
+    assert str(post.attributes["numberOfSpace"]) == "2"
+    order.refresh_from_db()
+    assert order.assembled and order.waybill.startswith("http") and order.waybill_number
+    assert order.courier_transmission_planning_date is not None
+    import requests
+
+    pdf = requests.get(order.waybill, timeout=5)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_completion_is_refused_for_kaspi_delivery_orders(sandbox, boss):
+    order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
+    with pytest.raises(StatusChangeRefused, match="Kaspi completes it on delivery"):
+        status_change_request(order=order, action="complete", user=boss)
+
+
+@pytest.mark.parametrize("places", [None, 0, 100])
+def test_a_hand_over_needs_a_sensible_number_of_parcels(sandbox, boss, places):
+    order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
+    with pytest.raises(StatusChangeRefused, match="number of parcels"):
+        status_change_request(order=order, action="assemble", user=boss, places=places)
+
+
+def test_only_kaspi_delivery_orders_are_handed_over(sandbox, boss):
+    order, _kaspi = accepted(sandbox, boss)
+    with pytest.raises(StatusChangeRefused, match="does not go by Kaspi Delivery"):
+        status_change_request(order=order, action="assemble", user=boss, places=1)
+
+
+def test_the_command_hands_over_and_refuses_completion(sandbox, boss):
+    order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
+    with pytest.raises(CommandError, match="Kaspi completes it on delivery"):
+        call_command("order_status", order.code, "complete", "--approved-by", "boss")
+    call_command("order_status", order.code, "assemble", "--places", "2", "--approved-by", "boss")
+    assert Order.objects.get(pk=order.pk).waybill
+
+
+# --- pre-orders and returns ----------------------------------------------------------------------
+
+
+def test_a_pre_order_is_marked_arrived(sandbox, boss):
+    order, kaspi = accepted(sandbox, boss, pre_order=True)
+    assert order.pre_order and order.reservation_date
+    call_command("order_status", order.code, "arrived", "--approved-by", "boss")
+    assert [p.status for p in sandbox.state.status_posts if p.code == order.code][-1] == "ARRIVED"
+    assert not Order.objects.get(pk=order.pk).pre_order
+
+
+def test_arrived_is_only_for_pre_orders(sandbox, boss):
+    order, _kaspi = accepted(sandbox, boss)
+    with pytest.raises(StatusChangeRefused, match="not a pre-order"):
+        status_change_request(order=order, action="arrived", user=boss)
+
+
+def test_returned_goods_become_own_stock_and_reach_the_feed(sandbox, boss, product, store):
+    from feeds.services import feed_build
+
+    order, kaspi = accepted(sandbox, boss, entries=[(product.sku, 2)])
+    kaspi["attributes"].update(status="CANCELLING")  # the buyer sent it back
+    orders_sync(days=1)
+    call_command("order_status", order.code, "returned", "--approved-by", "boss")
+    order.refresh_from_db()
+    assert order.status == "CANCELLED" and order.returned_to_warehouse
+    product.refresh_from_db()
+    assert product.own_stock == 2
+    assert feed_build().outcome == "published"
+    assert published_stock(product.sku) == 10 + 2  # the supplier's stock, and the returned units on top
+    orders_sync(days=1)  # read again: the units are added once
+    assert Product.objects.get(pk=product.pk).own_stock == 2
+
+
+def published_stock(sku):
+    from django.conf import settings
+    from lxml import etree
+
+    from feeds.validation import validate_file
+
+    path = settings.FEED_DIR / "kaspi.xml"
+    assert validate_file(path) == []
+    offer = etree.parse(str(path)).find(f".//k:offer[@sku='{sku}']", {"k": "kaspiShopping"})
+    return int(offer.find(".//k:availability", {"k": "kaspiShopping"}).get("stockCount"))
+
+
+def test_returned_is_only_for_orders_coming_back(sandbox, boss):
+    order, _kaspi = accepted(sandbox, boss)
+    with pytest.raises(StatusChangeRefused, match="only from"):
+        status_change_request(order=order, action="returned", user=boss)
+
+
+def test_new_orders_use_own_stock_first(sandbox, boss, make_product):
+    shelf = make_product(supplier_stock=0, own_stock=3)
+    order, _kaspi = imported(sandbox, entries=[(shelf.sku, 2)])
+    entry = order.entries.get()
+    assert entry.own_units == 2
+    assert Product.objects.get(pk=shelf.pk).own_stock == 1
+    assert reserved_quantities().get(shelf.sku, 0) == 0  # nothing held of the supplier's stock
+    assert run(order, "cancel", boss, reason="BUYER_NOT_REACHABLE").state == "done"
+    assert Product.objects.get(pk=shelf.pk).own_stock == 3  # the units never left the shelf
+
+
+# --- part cancellation ---------------------------------------------------------------------------
+
+
+def test_a_part_cancellation_keeps_the_other_lines(sandbox, boss, make_product):
+    first, second = make_product(), make_product()
+    order, kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
+    assert reserved_quantities()[first.sku] == 3
+    change = run(order, "cancel_entry", boss, sku=first.sku, keep=1, reason="MERCHANT_OUT_OF_STOCK")
+    assert change.state == "done", change.message
+    [post] = sandbox.state.entry_cancel_posts
+    assert (post.remained, post.reason) == (1, "MERCHANT_OUT_OF_STOCK")
+    order.refresh_from_db()
+    lines = {entry.sku: entry.quantity for entry in order.entries.all()}
+    assert lines == {first.sku: 1, second.sku: 1}
+    assert order.total_price == 1000 + 5000 == kaspi["attributes"]["totalPrice"]
+    assert reserved_quantities()[first.sku] == 1
+
+
+def test_the_command_cancels_part_of_a_line(sandbox, boss, make_product):
+    first, second = make_product(), make_product()
+    order, kaspi = imported(sandbox, entries=[(first.sku, 2, 1000), (second.sku, 1, 5000)])
+    call_command("order_status", order.code, "cancel", "--sku", first.sku, "--keep", "0",
+                 "--reason", "MERCHANT_OUT_OF_STOCK", "--approved-by", "boss")
+    assert list(OrderEntry.objects.filter(order=order).values_list("sku", flat=True)) == [second.sku]
+    assert Order.objects.get(pk=order.pk).total_price == 5000
+
+
+@pytest.mark.parametrize("keep, message", [(2, "units to keep"), (5, "units to keep")])
+def test_a_part_cancellation_must_cancel_something(sandbox, boss, make_product, keep, message):
+    first, second = make_product(), make_product()
+    order, _kaspi = imported(sandbox, entries=[(first.sku, 2), (second.sku, 1)])
+    with pytest.raises(StatusChangeRefused, match=message):
+        status_change_request(order=order, action="cancel_entry", user=boss, sku=first.sku, keep=keep,
+                              reason="MERCHANT_OUT_OF_STOCK")
+
+
+def test_a_part_cancellation_that_leaves_nothing_asks_for_a_whole_cancellation(sandbox, boss, make_product):
+    only = make_product()
+    order, _kaspi = imported(sandbox, entries=[(only.sku, 2)])
+    with pytest.raises(StatusChangeRefused, match="cancel the whole order"):
+        status_change_request(order=order, action="cancel_entry", user=boss, sku=only.sku, keep=0,
+                              reason="MERCHANT_OUT_OF_STOCK")
+
+
+def test_a_part_cancellation_kaspi_applies_later_is_read_again(sandbox, boss, make_product):
+    first, second = make_product(), make_product()
+    order, kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
+    sandbox.state.entry_cancel_delay = 0.3
+    change = run(order, "cancel_entry", boss, sku=first.sku, keep=1, reason="MERCHANT_OUT_OF_STOCK")
+    assert change.state == "done" and "still applying" in change.message
+    assert reserved_quantities()[first.sku] == 3  # until Kaspi shows it, the stock stays held
+    import time
+
+    time.sleep(0.4)
+    orders_sync(days=1)
+    assert reserved_quantities()[first.sku] == 1
