@@ -67,6 +67,10 @@ class StatusRequestForm(forms.Form):
 
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
+        # Offer what Kaspi allows now; any other action still reaches the service, which says why not.
+        allowed = services.allowed_actions(order)
+        self.fields["action"].widget.choices = [(value, label) for value, label in StatusChange.Action.choices
+                                                if value in allowed]
         lines = order.entries.exclude(kaspi_id=None)
         self.fields["sku"].choices = [("", "—")] + [(e.sku, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
 

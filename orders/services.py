@@ -592,20 +592,44 @@ def _approve_if_allowed(change, user):
         return change  # e.g. the four-eyes rule: it stays pending for someone else
 
 
+def allowed_actions(order):
+    """The actions Kaspi would take for this order now (what the order page offers)."""
+    return [action for action in TRANSITIONS if _refusal(order, action) is None]
+
+
 def _check_transition(order, action, *, reason, comment, security_code, places, sku, keep):
     """Refuse what Kaspi would refuse, in words staff understand; the line a part cancellation names."""
     if action not in TRANSITIONS:
         raise StatusChangeRefused(_("unknown action %(action)s") % {"action": repr(action)})
-    allowed = TRANSITIONS[action].allowed_from
-    if order.status not in allowed:
-        raise StatusChangeRefused(_("order %(code)s is %(status)s: Kaspi allows %(action)s only from %(allowed)s") % {
-            "code": order.code, "status": order.get_status_display(), "action": Action(action).label,
-            "allowed": get_text_list([KaspiStatus(status).label for status in allowed], _("or")),
-        })
+    refusal = _refusal(order, action)
+    if refusal:
+        raise StatusChangeRefused(refusal)
     _check_extras(action, reason=reason, comment=comment, security_code=security_code, places=places, sku=sku,
                   keep=keep)
-    _check_delivery(order, action, places)
+    if action == Action.ASSEMBLE and (not isinstance(places, int) or not 1 <= places <= MAX_PLACES):
+        raise StatusChangeRefused(_("a hand-over needs the number of parcels, 1 to %(limit)d") % {"limit": MAX_PLACES})
     return _entry_to_cancel(order, sku, keep) if action == Action.CANCEL_ENTRY else None
+
+
+def _refusal(order, action):
+    """Why Kaspi would refuse `action` for this order as it stands, or None."""
+    allowed = TRANSITIONS[action].allowed_from
+    if order.status not in allowed:
+        return _("order %(code)s is %(status)s: Kaspi allows %(action)s only from %(allowed)s") % {
+            "code": order.code, "status": order.get_status_display(), "action": Action(action).label,
+            "allowed": get_text_list([KaspiStatus(status).label for status in allowed], _("or")),
+        }
+    if action == Action.COMPLETE and order.is_kaspi_delivery:
+        return _("order %(code)s goes by Kaspi Delivery: Kaspi completes it on delivery; hand it over with «hand "
+                 "over to Kaspi Delivery»") % {"code": order.code}
+    if action == Action.ASSEMBLE and not order.is_kaspi_delivery:
+        return _("order %(code)s does not go by Kaspi Delivery") % {"code": order.code}
+    if action == Action.ASSEMBLE and order.assembled:
+        return _("order %(code)s is already handed over (waybill %(number)s)") % {
+            "code": order.code, "number": order.waybill_number or "—"}
+    if action == Action.ARRIVED and not order.pre_order:
+        return _("order %(code)s is not a pre-order") % {"code": order.code}
+    return None
 
 
 def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
@@ -627,23 +651,6 @@ def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
         )
     if security_code and not security_code.isdigit():
         raise StatusChangeRefused(_("the buyer's code is digits only"))
-
-
-def _check_delivery(order, action, places):
-    if action == Action.COMPLETE and order.is_kaspi_delivery:
-        raise StatusChangeRefused(_("order %(code)s goes by Kaspi Delivery: Kaspi completes it on delivery; hand it "
-                                    "over with «hand over to Kaspi Delivery»") % {"code": order.code})
-    if action == Action.ASSEMBLE:
-        if not order.is_kaspi_delivery:
-            raise StatusChangeRefused(_("order %(code)s does not go by Kaspi Delivery") % {"code": order.code})
-        if order.assembled:
-            raise StatusChangeRefused(_("order %(code)s is already handed over (waybill %(number)s)") % {
-                "code": order.code, "number": order.waybill_number or "—"})
-        if not isinstance(places, int) or not 1 <= places <= MAX_PLACES:
-            raise StatusChangeRefused(_("a hand-over needs the number of parcels, 1 to %(limit)d") % {
-                "limit": MAX_PLACES})
-    if action == Action.ARRIVED and not order.pre_order:
-        raise StatusChangeRefused(_("order %(code)s is not a pre-order") % {"code": order.code})
 
 
 def _entry_to_cancel(order, sku, keep):

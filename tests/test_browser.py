@@ -1,5 +1,6 @@
 """A manager's morning in a real headless Chromium: log in, edit a price, publish the feed, read
-the dashboard, approve a proposed acceptance and see it sent to Kaspi.
+the dashboard, approve a proposed acceptance and see it sent to Kaspi, then hand the Kaspi
+Delivery order over and open its waybill.
 
 Chromium comes from the system (`make test` installs Debian's `chromium` where it can); the test
 is skipped, saying why, only when no browser is there. `SCREENSHOT_DIR=docs` keeps the
@@ -59,7 +60,8 @@ def shop(transactional_db, sandbox, store):
     feed_build()
     orders_sync(days=30)
     User.objects.create_superuser("manager", "manager@example.kz", "browser-test-pass")
-    kaspi = sandbox.state.add_order()
+    in_stock = Product.objects.filter(supplier_stock__gte=5, price__gt=0, purchase_price__gt=1, publish=True).first()
+    kaspi = sandbox.state.add_order(kaspi_delivery=True, entries=[(in_stock.sku, 1)])
     orders_sync(days=1)
     return Order.objects.get(code=kaspi["attributes"]["code"]), kaspi
 
@@ -108,4 +110,24 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
     page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
     assert proposal.get_state_display() in page.inner_text("#content")
+
+    # A Kaspi Delivery order is handed over with its parcels, not completed by the shop.
+    offered = page.eval_on_selector_all("#status-request select[name='action'] option", "os => os.map(o => o.value)")
+    assert "assemble" in offered and "complete" not in offered and "accept" not in offered
+    page.select_option("#status-request select[name='action']", "assemble")
+    page.fill("#status-request input[name='places']", "2")
+    page.click("#status-request button[type=submit]")
+    page.wait_for_selector("#approve-change")
+    page.click("#approve-change")
+    page.wait_for_selector("#waybill-open")
+    order.refresh_from_db()
+    assert order.assembled and order.waybill_number in page.inner_text("#kaspi-delivery")
+    waybill = page.get_attribute("#waybill-open", "href")
+    assert waybill == order.waybill
+    pdf = page.request.get(waybill)
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
     page.screenshot(path=str(screenshots / "order.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.reload()
+    page.wait_for_selector("#waybill-open")
+    page.screenshot(path=str(screenshots / "order-phone.png"), full_page=True)

@@ -211,3 +211,30 @@ def test_a_part_cancellation_kaspi_applies_later_is_read_again(sandbox, boss, ma
     time.sleep(0.4)
     orders_sync(days=1)
     assert reserved_quantities()[first.sku] == 1
+
+
+@pytest.mark.parametrize("kind", ["502", "slow"])
+def test_a_part_cancellation_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss, make_product, kind):
+    from orders.services import status_changes_push
+
+    first, second = make_product(), make_product()
+    order, _kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
+    sandbox.state.apply_then_fail_next, sandbox.state.apply_then_fail_kind = 1, kind
+    change = run(order, "cancel_entry", boss, sku=first.sku, keep=1, reason="MERCHANT_OUT_OF_STOCK")
+    assert change.state == "uncertain"
+    status_changes_push()
+    change.refresh_from_db()
+    assert change.state == "done" and "read back" in change.message
+    assert len(sandbox.state.entry_cancel_posts) == 1
+    assert reserved_quantities()[first.sku] == 1
+
+
+def test_a_hand_over_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss):
+    from orders.services import status_changes_push
+
+    order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
+    sandbox.state.apply_then_fail_next = 1
+    assert run(order, "assemble", boss, places=1).state == "uncertain"
+    status_changes_push()
+    assert [p.status for p in sandbox.state.status_posts if p.code == order.code].count("ASSEMBLE") == 1
+    assert Order.objects.get(pk=order.pk).waybill

@@ -127,3 +127,102 @@ def test_order_money_and_kaspi_fields_are_read_only(admin_client, imported):
         assert f'name="{field}"' not in page
     form = OrderAdmin(Order, None).get_form(None, order)
     assert form.base_fields == {}
+
+
+# --- the whole life of an order, from the order page ---------------------------------------------
+
+
+def from_order_page(admin_client, order, django_capture_on_commit_callbacks, **fields):
+    """Request a change with the order page's form, then approve it there; the change as it ended."""
+    status_url = reverse("admin:orders_order_status", args=[order.pk])
+    admin_client.post(status_url, fields)
+    change = StatusChange.objects.filter(order=order).latest("requested_at")
+    assert change.state == "pending", change.message
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(status_url, {"decision": "approve", "change": change.pk})
+    change.refresh_from_db()
+    return change
+
+
+@pytest.fixture
+def order_from_kaspi(db, sandbox):
+    from orders.services import order_import_by_code
+
+    def make(**options):
+        kaspi = sandbox.state.add_order(**options)
+        return order_import_by_code(code=kaspi["attributes"]["code"]), kaspi
+
+    return make
+
+
+def test_a_kaspi_delivery_order_is_handed_over_from_its_page(admin_client, order_from_kaspi,
+                                                             django_capture_on_commit_callbacks):
+    order, kaspi = order_from_kaspi(kaspi_delivery=True)
+    assert from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="accept").state == "done"
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert 'name="places"' in page
+    change = from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="assemble", places="2")
+    assert change.state == "done" and change.places == 2
+    order.refresh_from_db()
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert f'href="{order.waybill}"' in page and order.waybill_number in page
+    assert 'value="complete"' not in page  # not offered; asked for anyway, the service says why not
+    refused = admin_client.post(reverse("admin:orders_order_status", args=[order.pk]), {"action": "complete"},
+                                follow=True).content.decode()
+    assert "Kaspi completes it on delivery" in refused
+    assert not StatusChange.objects.filter(order=order, action="complete").exists()
+
+
+def test_pre_order_arrival_and_a_return_from_the_order_page(admin_client, order_from_kaspi, make_product,
+                                                            django_capture_on_commit_callbacks):
+    order, _kaspi = order_from_kaspi(pre_order=True)
+    assert from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="arrived").state == "done"
+    product = make_product(supplier_stock=0)
+    order, kaspi = order_from_kaspi(entries=[(product.sku, 1)], status="CANCELLING", state="DELIVERY")
+    assert from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="returned").state == "done"
+    product.refresh_from_db()
+    assert product.own_stock == 1
+    page = admin_client.get(reverse("admin:catalog_product_change", args=[product.pk])).content.decode()
+    assert 'name="own_stock"' in page
+
+
+def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_from_kaspi, make_product,
+                                                         django_capture_on_commit_callbacks):
+    first, second = make_product(), make_product()
+    order, kaspi = order_from_kaspi(entries=[(first.sku, 3, 1000), (second.sku, 1, 2000)])
+    change = from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="cancel_entry",
+                             sku=first.sku, keep="1", reason="MERCHANT_OUT_OF_STOCK")
+    assert change.state == "done", change.message
+    assert dict(order.entries.values_list("sku", "quantity")) == {first.sku: 1, second.sku: 1}
+    assert Order.objects.get(pk=order.pk).total_price == 3000
+
+
+def test_the_list_filters_hand_overs_due_today_and_overdue(admin_client, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.admin import OrderAdmin
+
+    now = timezone.now()
+
+    def kaspi_delivery(code, planned, handed=None):
+        return Order.objects.create(kaspi_id=f"K{code}", code=code, state="KASPI_DELIVERY",
+                                    status="ACCEPTED_BY_MERCHANT", is_kaspi_delivery=True, created_at_kaspi=now,
+                                    assembled=True, courier_transmission_planning_date=planned,
+                                    courier_transmission_date=handed)
+
+    late = kaspi_delivery("1", now - timedelta(days=1))
+    later_today = kaspi_delivery("2", timezone.localtime(now).replace(hour=23, minute=59))
+    kaspi_delivery("3", now - timedelta(days=2), handed=now - timedelta(hours=40))  # already taken
+    kaspi_delivery("4", now + timedelta(days=2))
+    url = reverse("admin:orders_order_changelist")
+
+    def listed(**params):
+        return {o.code for o in admin_client.get(url, params).context["cl"].result_list}
+
+    assert listed(hand_over="overdue") == {late.code}
+    assert later_today.code in listed(hand_over="today")
+    column = str(OrderAdmin.list_display.index("hand_over_display") + 1)  # after the action checkbox
+    by_hand_over = [o.code for o in admin_client.get(url, {"o": column}).context["cl"].result_list]
+    assert by_hand_over == ["3", "1", "2", "4"]

@@ -217,6 +217,10 @@ def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
         settings.KASPI_API_URL = server.kaspi_url
         call_command("sync_orders", "--days", "60")
         assert Order.objects.count() == 3000
+        kaspi_lines = [line for order in server.state.kaspi_orders for line in order["entries"]]
+        assert {len(order["entries"]) for order in server.state.kaspi_orders} == {1, 2, 3, 4}
+        assert any("entryNumber" not in line["attributes"] for line in kaspi_lines)
+        assert OrderEntry.objects.count() == len(kaspi_lines)  # every line, numbered or not
         assert_kaspi_rules_kept(server)
         call_command("sync_orders", "--days", "60")
         assert Order.objects.count() == 3000
