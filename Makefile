@@ -56,7 +56,7 @@ test: install-dev browser lint
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: the PostgreSQL concurrency tests were skipped"; \
 	fi
 
-screenshots: install-dev browser  ## refresh docs/dashboard.png and docs/order.png
+screenshots: install-dev browser  ## refresh docs/dashboard.png, docs/order.png and docs/order-phone.png
 	SCREENSHOT_DIR=docs $(PY) -m pytest tests/test_browser.py
 
 clean:

@@ -65,6 +65,12 @@ class StatusRequestForm(forms.Form):
     keep = forms.IntegerField(label=_("Units to keep"), required=False, min_value=0,
                               help_text=_("For a part cancellation: what stays on the line."))
 
+    # Which action each extra field belongs to: the order page shows a field only with its action.
+    FIELD_ACTIONS = {
+        "reason": ["cancel", "cancel_entry"], "comment": ["cancel", "cancel_entry"], "security_code": ["complete"],
+        "places": ["assemble"], "sku": ["cancel_entry"], "keep": ["cancel_entry"],
+    }
+
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
         # Offer what Kaspi allows now; any other action still reaches the service, which says why not.
@@ -73,6 +79,10 @@ class StatusRequestForm(forms.Form):
                                                 if value in allowed]
         lines = order.entries.exclude(kaspi_id=None)
         self.fields["sku"].choices = [("", "—")] + [(e.sku, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
+
+    def rows(self):
+        """(field, the actions it goes with as a space-separated list, "" for every action) for the template."""
+        return [(field, " ".join(self.FIELD_ACTIONS.get(field.name, []))) for field in self]
 
     def service_arguments(self):
         """The form's values as `status_change_request` takes them: what was left empty is not given."""

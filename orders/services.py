@@ -456,8 +456,10 @@ def orders_propose():
     Stock goes first come, first served: an order counts against it what accepted orders hold and
     what paid orders placed before it ask for, never what later orders ask for.
     """
-    decided = StatusChange.objects.filter(order=OuterRef("pk")).exclude(action=StatusChange.Action.CANCEL_ENTRY,
-                                                                         state=StatusChange.State.DONE)
+    # Decided: anything but part cancellations done (the rest still waits) and proposals replaced by hand.
+    decided = (StatusChange.objects.filter(order=OuterRef("pk"))
+               .exclude(action=StatusChange.Action.CANCEL_ENTRY, state=StatusChange.State.DONE)
+               .exclude(state=StatusChange.State.SUPERSEDED))
     waiting = (Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK, entries_loaded=True)
                .exclude(Exists(decided)).prefetch_related("entries__product").order_by("created_at_kaspi", "pk"))
     count = 0

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import Product
-from orders.models import Order, OrderEntry
+from orders.models import Order, OrderEntry, StatusChange
 from orders.services import (
     StatusChangeRefused,
     order_import_by_code,
@@ -238,3 +238,17 @@ def test_a_hand_over_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, 
     status_changes_push()
     assert [p.status for p in sandbox.state.status_posts if p.code == order.code].count("ASSEMBLE") == 1
     assert Order.objects.get(pk=order.pk).waybill
+
+
+def test_after_a_part_cancellation_the_rest_is_proposed_for_acceptance(sandbox, boss, make_product):
+    first, second = make_product(supplier_stock=5), make_product(supplier_stock=5)
+    order, _kaspi = imported(sandbox, entries=[(first.sku, 1, 1000), (second.sku, 2, 5000)])
+    from orders.services import orders_propose
+
+    orders_propose()
+    assert StatusChange.objects.get(order=order, state="pending").action == "accept"
+    # Staff decide to cancel one unit by hand instead (the proposal is replaced), and it is done.
+    by_hand = run(order, "cancel_entry", boss, sku=second.sku, keep=1, reason="BUYER_CANCELLATION_BY_MERCHANT")
+    assert by_hand.state == "done"
+    proposal = StatusChange.objects.get(order=order, state="pending")
+    assert (proposal.action, proposal.proposed) == ("accept", True)

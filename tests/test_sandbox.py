@@ -798,3 +798,18 @@ def test_buyers_undo_orders_and_couriers_collect_parcels_while_running():
         assert after["CANCELLING"] > before["CANCELLING"]
         assert after["KASPI_DELIVERY_RETURN_REQUESTED"] > before["KASPI_DELIVERY_RETURN_REQUESTED"]
         assert not due(orders, int(time.time() * 1000))
+
+
+def test_kaspi_completes_a_kaspi_delivery_order_a_day_after_the_courier_took_it():
+    from kaspiconnect.sandbox import data
+
+    now = int(time.time() * 1000)
+    taken = {"status": "ACCEPTED_BY_MERCHANT", "state": "KASPI_DELIVERY",
+             "kaspiDelivery": {"courierTransmissionPlanningDate": now - 2 * DAY_MS,
+                               "courierTransmissionDate": now - 2 * DAY_MS + 3_600_000}}
+    on_its_way = {"status": "ACCEPTED_BY_MERCHANT", "state": "KASPI_DELIVERY",
+                  "kaspiDelivery": {"courierTransmissionPlanningDate": now - 3_600_000,
+                                    "courierTransmissionDate": now - 1_800_000}}
+    data.hand_over_due([{"attributes": taken}, {"attributes": on_its_way}], now)
+    assert (taken["status"], taken["state"]) == ("COMPLETED", "ARCHIVE")
+    assert on_its_way["status"] == "ACCEPTED_BY_MERCHANT"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 ALMATY = ZoneInfo("Asia/Almaty")
 FIRST_ARTICLE = 10000
 DAY_MS = 86_400_000
+DELIVERY_DAYS = 1  # from the courier's pick-up to the buyer
 
 # Root category -> leaves: (name, Kaspi category code, product kind, brands, purchase price range).
 CATEGORY_TREE = [
@@ -361,14 +362,18 @@ def assemble(attributes, identifier, *, site, at_ms):
 
 
 def hand_over_due(orders, now_ms):
-    """Kaspi's courier collects every assembled parcel whose planned morning has come."""
+    """Kaspi's courier collects every assembled parcel whose planned morning has come, and Kaspi
+    completes an order itself a day after its courier took it (delivered: the shop cannot)."""
     for order in orders:
         attributes = order["attributes"]
         delivery = attributes.get("kaspiDelivery") or {}
-        planned = delivery.get("courierTransmissionPlanningDate")
-        if (attributes["status"] == "ACCEPTED_BY_MERCHANT" and planned and planned <= now_ms
-                and not delivery["courierTransmissionDate"]):
+        planned, taken = delivery.get("courierTransmissionPlanningDate"), delivery.get("courierTransmissionDate")
+        if attributes["status"] != "ACCEPTED_BY_MERCHANT":
+            continue
+        if planned and planned <= now_ms and not taken:
             delivery["courierTransmissionDate"] = now_ms
+        elif taken and taken + DELIVERY_DAYS * DAY_MS <= now_ms:
+            attributes.update(status="COMPLETED", state="ARCHIVE")
 
 
 def change_of_mind(rng, orders, now_ms):
