@@ -201,6 +201,13 @@ def _waiting(request, now):
                 link(changes_url, state__exact="failed", finished_at__gte=since)),
         Waiting(_("New orders to accept"), Order.objects.filter(status=KaspiStatus.APPROVED_BY_BANK).count(),
                 link(orders_url, status__exact=KaspiStatus.APPROVED_BY_BANK)),
+        Waiting(_("Kaspi Delivery orders to hand over"), Order.objects.to_hand_over().count(),
+                link(orders_url, is_kaspi_delivery__exact=1, status__exact=KaspiStatus.ACCEPTED_BY_MERCHANT,
+                     assembled__exact=0)),
+        Waiting(_("Hand-overs to the courier overdue"), Order.objects.courier_overdue().count(),
+                link(orders_url, hand_over="overdue")),
+        Waiting(_("Returns on their way back"), Order.objects.returns_coming_back().count(),
+                link(orders_url, returns="coming")),
         Waiting(_("Prices held by the guard"), Product.objects.filter(proposed_price__isnull=False).count(),
                 link(products_url, proposed="yes")),
     ]

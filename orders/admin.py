@@ -14,7 +14,7 @@ from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import tenge_display
 
 from . import services
-from .models import OPEN_STATUSES, Order, OrderEntry, OrderEvent, StatusChange
+from .models import Order, OrderEntry, OrderEvent, StatusChange
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -75,8 +75,8 @@ class StatusRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Offer what Kaspi allows now; any other action still reaches the service, which says why not.
         allowed = services.allowed_actions(order)
-        self.fields["action"].widget.choices = [(value, label) for value, label in StatusChange.Action.choices
-                                                if value in allowed]
+        self.fields["action"].widget.choices = [("", "—")] + [
+            (value, label) for value, label in StatusChange.Action.choices if value in allowed]
         lines = order.entries.exclude(kaspi_id=None)
         self.fields["sku"].choices = [("", "—")] + [(e.sku, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
 
@@ -102,21 +102,30 @@ class HandOverFilter(admin.SimpleListFilter):
         return [("today", _("to hand over today")), ("overdue", _("overdue"))]
 
     def queryset(self, request, queryset):
-        waiting = queryset.filter(status__in=OPEN_STATUSES, courier_transmission_date__isnull=True,
-                                  courier_transmission_planning_date__isnull=False)
         if self.value() == "today":
-            return waiting.filter(courier_transmission_planning_date__date=timezone.localdate())
+            return queryset.courier_today()
         if self.value() == "overdue":
-            return waiting.filter(courier_transmission_planning_date__lt=timezone.now())
+            return queryset.courier_overdue()
         return queryset
+
+
+class ReturnsFilter(admin.SimpleListFilter):
+    title = _("returns")
+    parameter_name = "returns"
+
+    def lookups(self, request, model_admin):
+        return [("coming", _("on their way back"))]
+
+    def queryset(self, request, queryset):
+        return queryset.returns_coming_back() if self.value() == "coming" else queryset
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "delivery_mode", "state", "status",
                     "hand_over_display", "pending_change"]
-    list_filter = ["state", "status", HandOverFilter, "delivery_mode", "is_kaspi_delivery", "pre_order",
-                   "created_at_kaspi"]
+    list_filter = ["state", "status", HandOverFilter, ReturnsFilter, "delivery_mode", "is_kaspi_delivery",
+                   "assembled", "pre_order", "created_at_kaspi"]
     search_fields = ["=code", "customer_phone", "customer_name", "entries__sku"]
     date_hierarchy = "created_at_kaspi"
     inlines = [OrderEntryInline, StatusChangeInline, OrderEventInline]

@@ -38,6 +38,29 @@ OPEN_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT]
 FINAL_STATUSES = [KaspiStatus.COMPLETED, KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
 
 
+class OrderQuerySet(models.QuerySet):
+    """Orders someone has to do something about; the admin's filters and the dashboard read these."""
+
+    def to_hand_over(self):
+        """Kaspi Delivery orders accepted and not handed over (ASSEMBLE) yet."""
+        return self.filter(is_kaspi_delivery=True, status=KaspiStatus.ACCEPTED_BY_MERCHANT, assembled=False)
+
+    def waiting_for_courier(self):
+        """Handed over with a planned pick-up that has not happened yet."""
+        return self.filter(status__in=OPEN_STATUSES, courier_transmission_date__isnull=True,
+                           courier_transmission_planning_date__isnull=False)
+
+    def courier_today(self):
+        return self.waiting_for_courier().filter(courier_transmission_planning_date__date=timezone.localdate())
+
+    def courier_overdue(self):
+        return self.waiting_for_courier().filter(courier_transmission_planning_date__lt=timezone.now())
+
+    def returns_coming_back(self):
+        """Goods on their way back to the shop: mark them returned when they arrive."""
+        return self.filter(status__in=[KaspiStatus.CANCELLING, KaspiStatus.KASPI_DELIVERY_RETURN_REQUESTED])
+
+
 class Order(models.Model):
     kaspi_id = models.CharField(_("Kaspi ID"), max_length=128, unique=True)
     code = models.CharField(_("order number"), max_length=32, unique=True)
@@ -79,6 +102,8 @@ class Order(models.Model):
     imported_at = models.DateTimeField(_("imported"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = OrderQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("order")
         verbose_name_plural = _("orders")
@@ -93,6 +118,7 @@ class Order(models.Model):
 
     @property
     def is_hand_over_overdue(self):
+        """`OrderQuerySet.courier_overdue` for one order already in memory (a list page asks it per row)."""
         planned = self.courier_transmission_planning_date
         return bool(planned and not self.courier_transmission_date and self.is_open and planned < timezone.now())
 

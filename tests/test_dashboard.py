@@ -152,6 +152,11 @@ def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make
     StatusChange.objects.create(order=_order(), action="accept", state="failed", finished_at=now - timedelta(hours=1))
     StatusChange.objects.create(order=_order(), action="accept", state="failed", finished_at=now - timedelta(days=2))
     _order(status=KaspiStatus.APPROVED_BY_BANK)
+    _order(status=KaspiStatus.ACCEPTED_BY_MERCHANT, is_kaspi_delivery=True)
+    _order(status=KaspiStatus.ACCEPTED_BY_MERCHANT, is_kaspi_delivery=True, assembled=True,
+           courier_transmission_planning_date=now - timedelta(hours=3))
+    _order(status=KaspiStatus.CANCELLING)
+    _order(status=KaspiStatus.KASPI_DELIVERY_RETURN_REQUESTED)
     make_product(proposed_price=15990)
     make_product()
 
@@ -164,6 +169,9 @@ def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make
         "Status changes failed in 24 hours": 1,
         "New orders to accept": 1,
         "Prices held by the guard": 1,
+        "Kaspi Delivery orders to hand over": 1,
+        "Hand-overs to the courier overdue": 1,
+        "Returns on their way back": 2,
     }
     assert waiting["Status changes awaiting approval"].url == "/admin/orders/statuschange/?state__exact=pending"
     assert waiting["New orders to accept"].url == "/admin/orders/order/?status__exact=APPROVED_BY_BANK"
