@@ -97,7 +97,9 @@ class Order(models.Model):
     entries_loaded = models.BooleanField(default=False, editable=False)
     # When the order was last read from Kaspi: an old unfinished one is read again when this is stale.
     refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The returned units have been added to the products' own stock (at most once per order).
+    # Own-stock bookkeeping, each at most once per order: the units its lines took from own stock went
+    # back to it (cancelled before they left), and the returned units were added to it.
+    own_units_released = models.BooleanField(default=False, editable=False)
     stock_taken_back = models.BooleanField(default=False, editable=False)
     imported_at = models.DateTimeField(_("imported"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -195,6 +197,7 @@ class StatusChange(models.Model):
         APPROVED = "approved", _("approved, queued")
         SENDING = "sending", _("sending")
         UNCERTAIN = "uncertain", _("no answer, checking")
+        APPLYING = "applying", _("accepted, Kaspi is applying it")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
         REJECTED = "rejected", _("rejected")
@@ -205,7 +208,7 @@ class StatusChange(models.Model):
         BUYER_NOT_REACHABLE = "BUYER_NOT_REACHABLE", _("buyer not reachable")
         MERCHANT_OUT_OF_STOCK = "MERCHANT_OUT_OF_STOCK", _("out of stock")
 
-    ACTIVE = [State.PENDING, State.APPROVED, State.SENDING, State.UNCERTAIN]
+    ACTIVE = [State.PENDING, State.APPROVED, State.SENDING, State.UNCERTAIN, State.APPLYING]
 
     order = models.ForeignKey(Order, models.CASCADE, related_name="status_changes", verbose_name=_("order"))
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
@@ -240,7 +243,7 @@ class StatusChange(models.Model):
         constraints = [
             # At most one change in flight per order: a double click cannot queue a second one.
             models.UniqueConstraint(fields=["order"], condition=Q(state__in=["pending", "approved", "sending",
-                                                                              "uncertain"]),
+                                                                              "uncertain", "applying"]),
                                     name="one_active_status_change_per_order"),
         ]
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, Min, OuterRef, Q, Sum, When
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, F, Min, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -30,6 +30,13 @@ MAX_PLACES = 99  # parcels of one Kaspi Delivery hand-over
 # Old unfinished orders read by number in one run at most; the longest unread go first, so a crowd that
 # fell due together spreads over a few runs and stays spread.
 STALE_PER_RUN = 50
+FINISHED_LINES_PER_RUN = 500  # a routine run reads at most this many finished orders' lines (a backlog spreads)
+RETURN_DAYS = 14  # a completed order may still come back this long after its delivery
+APPLY_HOURS = 1  # a part cancellation Kaspi accepted but has not applied after this long has failed
+MAX_MONEY = 2_000_000_000  # fits every integer column, far above any real order
+MAX_UNITS = 100_000
+# What an answer that does not parse raises (huge numbers: OverflowError).
+MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
 
 
 class OrderSyncError(Exception):
@@ -62,7 +69,9 @@ def orders_sync(*, days=None, client=None, progress=None):
                 progress(f"{state}: {run.received} orders read so far")
         _refresh_stale_orders(client, since, seen, run)
         _load_missing_entries(client, run.lines)
+        status_changes_settle(client=client)
         orders_propose()
+        _load_missing_entries(client, run.lines, finished=True, limit=None if days else FINISHED_LINES_PER_RUN)
     return run
 
 
@@ -122,21 +131,29 @@ def order_store(resource):
 
 
 def _refresh_stale_orders(client, since, seen, run):
-    """Unfinished orders created before the window still change at Kaspi (delivery, returns).
+    """Orders created before the window still change at Kaspi: delivery, cancellations, returns.
 
-    Each is read by its number at most once per ORDERS_STALE_REFRESH_HOURS, so a routine run
-    costs a request only for the few that are due, not for every open order.
+    Each unfinished one, and each completed one that may still come back, is read by its number
+    at most once per ORDERS_STALE_REFRESH_HOURS, so a routine run costs a request only for the few
+    that are due, not for every open order. One that cannot be read now waits its next turn.
     """
     now = timezone.now()
-    due = (Order.objects.filter(created_at_kaspi__lt=since).exclude(status__in=FINAL_STATUSES)
+    returnable = Q(status=KaspiStatus.COMPLETED) & Q(
+        Q(courier_transmission_date__gte=now - timedelta(days=RETURN_DAYS))
+        | Q(courier_transmission_date__isnull=True, planned_delivery_date__gte=now - timedelta(days=RETURN_DAYS)))
+    due = (Order.objects.filter(created_at_kaspi__lt=since).filter(~Q(status__in=FINAL_STATUSES) | returnable)
            .filter(Q(refreshed_at__isnull=True)
                    | Q(refreshed_at__lt=now - timedelta(hours=settings.ORDERS_STALE_REFRESH_HOURS)))
            .order_by(F("refreshed_at").asc(nulls_first=True), "pk"))
     for pk, code in due.values_list("pk", "code")[:STALE_PER_RUN]:
-        resource = client.order_by_code(code)
+        Order.objects.filter(pk=pk).update(refreshed_at=now)  # even when it fails: to the back of the queue
+        try:
+            resource = client.order_by_code(code)
+        except KaspiError as exc:
+            run.lines.append(f"order {code}: not read again: {exc}"[:300])
+            continue
         if resource:
             _store_page([resource], seen, run)
-        Order.objects.filter(pk=pk).update(refreshed_at=now)
 
 
 def _store_page(resources, seen, run):
@@ -146,7 +163,7 @@ def _store_page(resources, seen, run):
         run.received += 1
         try:
             fields = order_fields(resource)
-        except (KeyError, TypeError, ValueError) as exc:
+        except MALFORMED as exc:
             run.skipped += 1
             run.lines.append(f"skipped a malformed order: {exc!r}"[:300])
             continue
@@ -157,7 +174,11 @@ def _store_page(resources, seen, run):
     stored = {order.kaspi_id: order for order in Order.objects.filter(kaspi_id__in=ids)}
     for fields in page:
         order = stored.get(fields["kaspi_id"])
-        outcome = "unchanged" if order is not None and not _changed_fields(order, fields) else _upsert_order(fields)
+        try:
+            outcome = "unchanged" if order is not None and not _changed_fields(order, fields) else _upsert_order(fields)
+        except DatabaseError as exc:  # a value the database refuses: this order only
+            outcome = "skipped"
+            run.lines.append(f"order {fields['code']} not stored: {exc}"[:300])
         setattr(run, outcome, getattr(run, outcome) + 1)
     Order.objects.filter(kaspi_id__in=ids).update(refreshed_at=timezone.now())  # read just now: not stale
 
@@ -171,12 +192,15 @@ def _upsert_order(fields):
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(kaspi_id=fields["kaspi_id"]).first()
         if order is None:
+            settled = fields["status"] in FINAL_STATUSES or fields["returned_to_warehouse"]
             try:
                 with transaction.atomic():
-                    # An order first seen already returned came back before this shop counted its stock.
-                    order = Order.objects.create(**fields, stock_taken_back=fields.get("returned_to_warehouse", False))
-            except IntegrityError:  # a concurrent import created it first
-                return "unchanged"
+                    # An order first seen finished or returned settled its goods before this shop counted them.
+                    order = Order.objects.create(**fields, stock_taken_back=settled, own_units_released=settled)
+            except IntegrityError:
+                if Order.objects.filter(kaspi_id=fields["kaspi_id"]).exists():
+                    return "unchanged"  # a concurrent import created it first
+                raise
             OrderEvent.objects.create(order=order, status=order.status, state=order.state,
                                       text=_("imported from Kaspi: %(status)s / %(state)s")
                                       % {"status": _label(KaspiStatus, order.status),
@@ -220,7 +244,7 @@ def order_fields(resource):
         "delivery_cost": _money(attrs.get("deliveryCost")),
         "delivery_cost_for_seller": _money(attrs.get("deliveryCostForSeller")),
         "payment_mode": str(attrs.get("paymentMode") or "")[:32],
-        "credit_term": _int(attrs.get("creditTerm")) or None,
+        "credit_term": _bounded(attrs.get("creditTerm"), 1, 600),
         "delivery_mode": str(attrs.get("deliveryMode") or "")[:40],
         "is_kaspi_delivery": bool(attrs.get("isKaspiDelivery")),
         "express": bool(delivery("express")),
@@ -235,7 +259,7 @@ def order_fields(resource):
         "courier_transmission_planning_date": _moment(delivery("courierTransmissionPlanningDate")),
         "courier_transmission_date": _moment(delivery("courierTransmissionDate")),
         "returned_to_warehouse": bool(delivery("returnedToWarehouse")),
-        "created_at_kaspi": _moment(attrs["creationDate"]),
+        "created_at_kaspi": _moment(attrs["creationDate"]) or _unusable("creationDate", attrs["creationDate"]),
         "approved_by_bank_at": _moment(attrs.get("approvedByBankDate")),
         "planned_delivery_date": _moment(attrs.get("plannedDeliveryDate")),
         "reservation_date": _moment(attrs.get("reservationDate")),
@@ -269,23 +293,24 @@ def _is_masked(phone):
     return "*" in phone or not digits or set(digits) == {"0"}
 
 
-def _load_missing_entries(client, notes):
-    """Read the lines of orders that have none yet (or must be read again), open orders first.
+def _load_missing_entries(client, notes, *, finished=False, limit=None):
+    """Read the lines of orders that have none yet (or must be read again).
 
-    Open orders first, because their lines decide proposals and reservations; a failure leaves
-    the order for the next run.
+    Open orders' lines decide proposals and reservations, so they are read first and all of them;
+    a finished orders' backlog (a first import, healing an old installation) may be spread over
+    runs with `limit`. A failure leaves the order for the next run.
     """
-    pending = (Order.objects.filter(entries_loaded=False)
-               .annotate(finished=Case(When(status__in=OPEN_STATUSES, then=0), default=1))
-               .order_by("finished", "-created_at_kaspi"))
-    for order in list(pending.only("id", "kaspi_id", "code", "status")):
+    pending = Order.objects.filter(entries_loaded=False)
+    pending = (pending.exclude(status__in=OPEN_STATUSES) if finished else pending.filter(status__in=OPEN_STATUSES))
+    pending = pending.order_by("-created_at_kaspi").only("id", "kaspi_id", "code", "status")
+    for order in list(pending[:limit] if limit else pending):
         try:
             _store_entries(order, client.entries(order.kaspi_id))
         except KaspiError as exc:
             if exc.temporary:
                 raise
             notes.append(f"order {order.code}: lines not read: {exc}")
-        except (KeyError, TypeError, ValueError) as exc:
+        except (*MALFORMED, DatabaseError) as exc:
             notes.append(f"order {order.code}: lines not read, a malformed line: {exc!r}"[:300])
 
 
@@ -301,17 +326,19 @@ def entry_fields(resource):
         raise ValueError("a line without id or quantity")
     offer = attrs.get("offer") if isinstance(attrs.get("offer"), dict) else {}
     category = attrs.get("category") if isinstance(attrs.get("category"), dict) else {}
-    quantity = max(0, int(attrs["quantity"]))
+    quantity = _bounded(attrs["quantity"], 0, MAX_UNITS)
+    if quantity is None:
+        _unusable("quantity", attrs["quantity"])
     unit = _money(attrs.get("basePrice"))
     total = attrs.get("totalPrice")
     return {
         "kaspi_id": kaspi_id[:255],
-        "entry_number": _int(attrs.get("entryNumber")) if attrs.get("entryNumber") is not None else None,
+        "entry_number": _bounded(attrs.get("entryNumber"), 0, MAX_UNITS),
         "sku": clean_text(offer.get("code"), 64),
         "name": clean_text(offer.get("name"), 1000),
         "quantity": quantity,
         "unit_price": unit,
-        "total_price": unit * quantity if total is None else _money(total),
+        "total_price": _money(unit * quantity if total is None else total),
         "category_code": clean_text(category.get("code"), 255),
         "category_title": clean_text(category.get("title"), 255),
         "delivery_cost": _money(attrs.get("deliveryCost")),
@@ -333,21 +360,23 @@ def _store_entries(order, resources):
     products = dict(Product.objects.filter(sku__in=[f["sku"] for f in rows.values()]).values_list("sku", "id"))
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
+        holds = order.is_open and not order.own_units_released  # its own units are still on the shelf
         existing = {}
         for entry in order.entries.all():
             if entry.kaspi_id in rows:
                 existing[entry.kaspi_id] = entry
-            else:  # gone at Kaspi, or a row left by an old import
+                continue
+            if holds:  # gone at Kaspi (cancelled): its own units were never handed over
                 _give_own_stock(entry.product_id, entry.own_units)
-                entry.delete()
+            entry.delete()  # or a row left by an old import
         for kaspi_id, fields in rows.items():
             fields["product_id"] = products.get(fields["sku"])
             entry = existing.get(kaspi_id)
             if entry is None:
-                own = _take_own_stock(fields["product_id"], fields["quantity"]) if order.is_open else 0
+                own = _take_own_stock(fields["product_id"], fields["quantity"]) if holds else 0
                 OrderEntry.objects.create(order=order, own_units=own, **fields)
                 continue
-            if fields["quantity"] < entry.own_units:
+            if holds and fields["quantity"] < entry.own_units:
                 _give_own_stock(entry.product_id, entry.own_units - fields["quantity"])
                 fields["own_units"] = fields["quantity"]
             changed = {name: value for name, value in fields.items() if getattr(entry, name) != value}
@@ -357,14 +386,32 @@ def _store_entries(order, resources):
 
 
 def _money(value):
-    return parse_money(value) or 0
+    amount = parse_money(value) or 0
+    if amount > MAX_MONEY:
+        _unusable("amount", value)
+    return amount
 
 
 def _int(value):
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _bounded(value, low, high):
+    """A whole number from `low` to `high`, or None for anything else (missing, fractional, huge)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if low <= number <= high else None
+
+
+def _unusable(name, value):
+    raise ValueError(f"an unusable {name}: {str(value)[:40]!r}")
 
 
 def _weight(value):
@@ -376,9 +423,11 @@ def _weight(value):
 
 
 def _moment(epoch_ms):
-    if epoch_ms in (None, ""):
+    """Kaspi's epoch milliseconds as a moment; None when missing or not a moment at all."""
+    try:
+        return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
-    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
 
 
 def _url(value):
@@ -423,23 +472,36 @@ def _give_own_stock(product_id, units):
 
 
 def _stock_follows(order, changed):
-    """An open order cancelled gives its own-stock units back; returned goods become own stock."""
-    if order.status in OPEN_STATUSES and changed.get("status") == KaspiStatus.CANCELLED:
-        for entry in order.entries.filter(own_units__gt=0):
-            _give_own_stock(entry.product_id, entry.own_units)
-        order.entries.update(own_units=0)
-    if changed.get("returned_to_warehouse"):
+    """Own stock follows the goods.
+
+    An open order cancelled before anything left gives its own-stock units back to the shelf;
+    goods that come back from a buyer (returned to the warehouse) become own stock. An order seen
+    cancelled and returned at once takes the second path only, so no unit counts twice.
+    """
+    returned = changed.get("returned_to_warehouse")
+    if order.status in OPEN_STATUSES and changed.get("status") == KaspiStatus.CANCELLED and not returned:
+        if Order.objects.filter(pk=order.pk, own_units_released=False).update(own_units_released=True):
+            for entry in order.entries.filter(own_units__gt=0):
+                _give_own_stock(entry.product_id, entry.own_units)
+    if returned:
         order_take_back_returned(order=order)
 
 
 def order_take_back_returned(*, order):
-    """Add the units of a returned order to its products' own stock, once per order."""
+    """Add the units of a returned order to its products' own stock, once per order.
+
+    Units its lines took from own stock and already gave back (the order was cancelled first)
+    are not added again.
+    """
     if not Order.objects.filter(pk=order.pk, stock_taken_back=False).update(stock_taken_back=True):
         return 0
+    released = Order.objects.filter(pk=order.pk, own_units_released=True).exists()
     units = 0
-    for product_id, quantity in order.entries.filter(product__isnull=False).values_list("product_id", "quantity"):
-        _give_own_stock(product_id, quantity)
-        units += quantity
+    lines = order.entries.filter(product__isnull=False).values_list("product_id", "quantity", "own_units")
+    for product_id, quantity, own in lines:
+        back = quantity - own if released else quantity
+        _give_own_stock(product_id, back)
+        units += back
     _event(order, ngettext("%(count)d returned unit added to own stock", "%(count)d returned units added to own stock",
                            units) % {"count": units}, None)
     return units
@@ -475,11 +537,9 @@ def orders_propose():
 def _proposal(order):
     """The request to propose for `order`: accept, cancel one short line, or cancel the whole order."""
     held = _held_before(order)
-    kept = dict(order.status_changes.filter(action=StatusChange.Action.CANCEL_ENTRY, state=StatusChange.State.DONE)
-                .values_list("entry_kaspi_id", "keep_quantity"))  # asked for; Kaspi may still be applying it
     short, deliverable = [], 0
     for entry in order.entries.all():
-        quantity = min(entry.quantity, kept.get(entry.kaspi_id, entry.quantity))
+        quantity = entry.quantity
         can = min(quantity, entry.own_units + max(0, _supplier_units(entry, held)))
         held[entry.sku] = held.get(entry.sku, 0) + max(0, can - entry.own_units)  # a SKU on two lines
         deliverable += can
@@ -539,8 +599,10 @@ TRANSITIONS = {
     Action.CANCEL_ENTRY: Transition("", tuple(OPEN_STATUSES), None),
     # The status stays ACCEPTED_BY_MERCHANT: the waybill shows the hand-over took effect.
     Action.ASSEMBLE: Transition("ASSEMBLE", (KaspiStatus.ACCEPTED_BY_MERCHANT,),
-                                lambda f: f["assembled"] or bool(f["waybill"])),
-    Action.ARRIVED: Transition("ARRIVED", tuple(OPEN_STATUSES), lambda f: not f["pre_order"]),
+                                lambda f: f["assembled"] or bool(f["waybill"]) or f["status"] == "ASSEMBLE"),
+    # Uncertain what Kaspi shows after ARRIVED: the order stops being a pre-order, or the status says so.
+    Action.ARRIVED: Transition("ARRIVED", tuple(OPEN_STATUSES),
+                               lambda f: not f["pre_order"] or f["status"] == "ARRIVED"),
     Action.RETURNED: Transition("ARRIVED_BACKWARD",
                                 (KaspiStatus.CANCELLING, KaspiStatus.KASPI_DELIVERY_RETURN_REQUESTED),
                                 lambda f: f["returned_to_warehouse"]
@@ -731,10 +793,12 @@ def status_change_send(*, change_id, client=None):
     try:
         if tried_before and not change.is_code_request and _read_back(client, change):
             return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
+        if tried_before and change.action == Action.CANCEL_ENTRY:
+            return _applying(change)  # Kaspi applies these later: the lost one may be on its way, never send two
         body = _post(client, change)
     except KaspiError as exc:
         if not exc.temporary:
-            return _finish(change, StatusChange.State.FAILED, str(exc))
+            return _refused(client, change, exc, tried_before)
         if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
             if not change.is_code_request and _read_back_quietly(client, change):
                 return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
@@ -766,35 +830,67 @@ def _post(client, change):
                              security_code=change.security_code if change.action == Action.COMPLETE else None)
 
 
+def _refused(client, change, exc, tried_before):
+    """Kaspi said no. After an attempt whose answer was lost, the no may be to a change already made."""
+    if tried_before and not change.is_code_request and _read_back_quietly(client, change):
+        return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
+    return _finish(change, StatusChange.State.FAILED, str(exc))
+
+
 def _settle(client, change, body):
-    """Decide what a 2xx answer means: Kaspi's `errors`, or an answer not showing the change, is no success."""
+    """Decide what a 2xx answer means: Kaspi's `errors`, or an answer not showing the change, is no success.
+
+    What the order is now is always read back from Kaspi and stored, never taken from the answer
+    alone (it may carry only some attributes).
+    """
     errors = answer_errors(body)
     if change.is_code_request:
         if errors:
             return _finish(change, StatusChange.State.FAILED, errors)
         return _finish(change, StatusChange.State.DONE, _("Kaspi sent the buyer a code; enter it to complete"))
-    if change.action == Action.CANCEL_ENTRY and not errors:
-        if _read_back_quietly(client, change):
-            return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi; the lines read back"))
-        Order.objects.filter(pk=change.order_id).update(entries_loaded=False)
-        return _finish(change, StatusChange.State.DONE,
-                       _("accepted by Kaspi, which is still applying it; the lines are read again on the next import"))
     shown = _fields(answer_resource(body))
-    if not errors and shown and TRANSITIONS[change.action].applied(shown):
-        order_store(answer_resource(body))
-        return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
+    accepted = not errors and (change.action == Action.CANCEL_ENTRY or (shown and TRANSITIONS[change.action].applied(
+        shown)))
     if _read_back_quietly(client, change):
-        return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
+        return _finish(change, StatusChange.State.DONE,
+                       _("accepted by Kaspi") if accepted else _("found applied at Kaspi when read back"))
+    if accepted and change.action == Action.CANCEL_ENTRY:
+        return _applying(change)
+    if accepted:
+        return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
     change.order.refresh_from_db()
     return _finish(change, StatusChange.State.FAILED, errors or _(
         "Kaspi answered without applying it; the order is %(status)s there") % {
         "status": change.order.get_status_display()})
 
 
+def _applying(change):
+    """Kaspi took a part cancellation and applies it later: it is settled once the lines show it."""
+    change.state, change.message = StatusChange.State.APPLYING, _("accepted by Kaspi, which is still applying it")
+    change.save(update_fields=["state", "message"])
+    _event(change.order, _("%(action)s: %(state)s") % {"action": change.get_action_display(),
+                                                        "state": change.get_state_display()}, None)
+    return change
+
+
+def status_changes_settle(*, client=None):
+    """Settle the part cancellations Kaspi is applying: done once the lines show them, failed if they never do."""
+    client = client or KaspiClient()
+    late = timezone.now() - timedelta(hours=APPLY_HOURS)
+    for change in StatusChange.objects.filter(state=StatusChange.State.APPLYING).select_related("order"):
+        if _read_back_quietly(client, change):
+            _finish(change, StatusChange.State.DONE, _("applied by Kaspi; the lines read back"))
+        elif change.sent_at < late:
+            _finish(change, StatusChange.State.FAILED, ngettext(
+                "Kaspi has not applied it within %(count)d hour: check the order in Kaspi's cabinet",
+                "Kaspi has not applied it within %(count)d hours: check the order in Kaspi's cabinet",
+                APPLY_HOURS) % {"count": APPLY_HOURS})
+
+
 def _fields(resource):
     try:
         return order_fields(resource) if resource else None
-    except (KeyError, TypeError, ValueError):
+    except MALFORMED:
         return None
 
 
@@ -808,7 +904,7 @@ def _read_back(client, change):
         return TRANSITIONS[change.action].applied(order_fields(resource))
     try:
         _store_entries(order, client.entries(order.kaspi_id))
-    except (KeyError, TypeError, ValueError):
+    except MALFORMED:
         return False
     entry = order.entries.filter(kaspi_id=change.entry_kaspi_id).first()
     return entry is None or entry.quantity <= change.keep_quantity
@@ -843,6 +939,7 @@ def status_changes_push(*, client=None):
         state=StatusChange.State.UNCERTAIN, message=_("the sending worker stopped without an answer"))
     due = StatusChange.objects.filter(state__in=[StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN])
     results = [status_change_send(change_id=pk, client=client) for pk in due.values_list("pk", flat=True)]
+    status_changes_settle(client=client)
     return {state: sum(1 for change in results if change.state == state) for state in StatusChange.State.values}
 
 

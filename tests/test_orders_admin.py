@@ -186,12 +186,20 @@ def test_pre_order_arrival_and_a_return_from_the_order_page(admin_client, order_
     assert 'name="own_stock"' in page
 
 
-def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_from_kaspi, make_product,
+def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_from_kaspi, make_product, sandbox,
                                                          django_capture_on_commit_callbacks):
+    from orders.services import status_changes_push
+
     first, second = make_product(), make_product()
     order, kaspi = order_from_kaspi(entries=[(first.sku, 3, 1000), (second.sku, 1, 2000)])
     change = from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="cancel_entry",
                              sku=first.sku, keep="1", reason="MERCHANT_OUT_OF_STOCK")
+    assert change.state == "applying", change.message
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert str(StatusChange.State.APPLYING.label) in page
+    sandbox.state.apply_deferred()
+    status_changes_push()
+    change.refresh_from_db()
     assert change.state == "done", change.message
     assert dict(order.entries.values_list("sku", "quantity")) == {first.sku: 1, second.sku: 1}
     assert Order.objects.get(pk=order.pk).total_price == 3000

@@ -86,7 +86,8 @@ class SandboxState:
       unapplied_200_next   n: the next n POST /orders for a known order are not applied and answered
                            HTTP 200 with the order as it is (its status unchanged)
       entry_cancel_delay   seconds before an accepted part cancellation shows in what Kaspi serves
-                           (default 0.0: at once); due ones are applied as each Kaspi request arrives
+                           (default 2.0: "afterwards", never in the answer itself; 0: at once); due
+                           ones are applied as each Kaspi request arrives, or all by `apply_deferred()`
 
     `site` is the sandbox's own `http://host:port`, for the waybill links of generated orders.
     """
@@ -129,7 +130,7 @@ class SandboxState:
         self.apply_then_fail_kind = "502"
         self.errors_with_200_next = 0
         self.unapplied_200_next = 0
-        self.entry_cancel_delay = 0.0
+        self.entry_cancel_delay = 2.0
         self._deferred = []  # (time.monotonic() when due, change): what Kaspi applies "afterwards"
 
     def add_order(self, *, entries=None, kaspi_delivery=False, pre_order=False, **attributes):
@@ -185,6 +186,13 @@ class SandboxState:
             self._deferred.append((time.monotonic() + delay, change))
         else:
             change()
+
+    def apply_deferred(self):
+        """Kaspi catches up: run every deferred change now, due or not (tests need no sleep for it)."""
+        with self.lock:
+            changes, self._deferred = [change for _at, change in self._deferred], []
+            for change in changes:
+                change()
 
     def apply_due(self):
         """Run the deferred changes whose time has come, in the order they were made."""

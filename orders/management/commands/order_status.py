@@ -50,7 +50,7 @@ class Command(BaseCommand):
         except (services.StatusChangeRefused, KaspiError) as exc:
             raise CommandError(str(exc)) from None
         line = f"order {order.code}: {change.get_action_display()} — {change.get_state_display()}: {change.message}"
-        if change.state != StatusChange.State.DONE:
+        if change.state not in (StatusChange.State.DONE, StatusChange.State.APPLYING):
             raise CommandError(line)
         self.stdout.write(line)
 
