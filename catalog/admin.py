@@ -72,6 +72,18 @@ class PriceChangeInline(PriceChangeMoney, admin.TabularInline):
 
 
 class ProductForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "own_stock" in self.fields:  # the page carries what the manager saw, so an edit is a change by
+            self.fields["own_stock"].show_hidden_initial = True
+
+    def own_stock_seen(self, default):
+        """The own stock the form showed when it was opened (or `default`)."""
+        try:
+            return int(self.data.get(self.add_initial_prefix("own_stock"), default))
+        except (TypeError, ValueError):
+            return default
+
     def clean_price(self):
         price = self.cleaned_data.get("price")
         if price is not None and price <= 0:
@@ -132,9 +144,16 @@ class ProductAdmin(admin.ModelAdmin):
         return super().get_changelist_form(request, form=ProductForm, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        """A price typed by a manager is locked and recorded; everything else saves as usual."""
+        """A price typed by a manager is locked and recorded; everything else saves as usual.
+
+        Own stock moves under the form while it is open (orders take units, returns add them): the
+        manager's edit is applied as the change they typed, on top of what is there now.
+        """
         if change and "price" in form.changed_data:
             services.product_set_price(product=obj, price=obj.price, user=request.user)
+        if change and "own_stock" in form.fields:
+            now = Product.objects.select_for_update().filter(pk=obj.pk).values_list("own_stock", flat=True).get()
+            obj.own_stock = max(0, now + obj.own_stock - form.own_stock_seen(now))
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Publish on Kaspi"), permissions=["change"])

@@ -61,14 +61,14 @@ class StatusRequestForm(forms.Form):
                                     help_text=_("For completion; leave empty to have Kaspi send the buyer a code."))
     places = forms.IntegerField(label=_("Parcels"), required=False, min_value=1, max_value=services.MAX_PLACES,
                                 help_text=_("For a hand-over to Kaspi Delivery."))
-    sku = forms.ChoiceField(label=_("Line"), required=False, help_text=_("For a part cancellation."))
+    entry_id = forms.ChoiceField(label=_("Line"), required=False, help_text=_("For a part cancellation."))
     keep = forms.IntegerField(label=_("Units to keep"), required=False, min_value=0,
                               help_text=_("For a part cancellation: what stays on the line."))
 
     # Which action each extra field belongs to: the order page shows a field only with its action.
     FIELD_ACTIONS = {
         "reason": ["cancel", "cancel_entry"], "comment": ["cancel", "cancel_entry"], "security_code": ["complete"],
-        "places": ["assemble"], "sku": ["cancel_entry"], "keep": ["cancel_entry"],
+        "places": ["assemble"], "entry_id": ["cancel_entry"], "keep": ["cancel_entry"],
     }
 
     def __init__(self, *args, order, **kwargs):
@@ -78,7 +78,8 @@ class StatusRequestForm(forms.Form):
         self.fields["action"].widget.choices = [("", "—")] + [
             (value, label) for value, label in StatusChange.Action.choices if value in allowed]
         lines = order.entries.exclude(kaspi_id=None)
-        self.fields["sku"].choices = [("", "—")] + [(e.sku, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
+        self.fields["entry_id"].choices = [("", "—")] + [
+            (e.kaspi_id, f"{e.sku} · {e.name[:40]} × {e.quantity}") for e in lines]
 
     def rows(self):
         """(field, the actions it goes with as a space-separated list, "" for every action) for the template."""
@@ -87,7 +88,7 @@ class StatusRequestForm(forms.Form):
     def service_arguments(self):
         """The form's values as `status_change_request` takes them: what was left empty is not given."""
         data = self.cleaned_data
-        arguments = {name: data[name] for name in ("action", "reason", "comment", "security_code", "sku")}
+        arguments = {name: data[name] for name in ("action", "reason", "comment", "security_code", "entry_id")}
         arguments.update({name: data[name] for name in ("places", "keep") if data[name] is not None})
         return arguments
 
@@ -99,9 +100,11 @@ class HandOverFilter(admin.SimpleListFilter):
     parameter_name = "hand_over"
 
     def lookups(self, request, model_admin):
-        return [("today", _("to hand over today")), ("overdue", _("overdue"))]
+        return [("waiting", _("not handed over yet")), ("today", _("to hand over today")), ("overdue", _("overdue"))]
 
     def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.to_hand_over()
         if self.value() == "today":
             return queryset.courier_today()
         if self.value() == "overdue":

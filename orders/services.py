@@ -554,7 +554,7 @@ def _proposal(order):
                 "comment": comment}
     entry, can = short[0]
     return {"action": StatusChange.Action.CANCEL_ENTRY, "reason": StatusChange.Reason.MERCHANT_OUT_OF_STOCK,
-            "comment": comment, "sku": entry.sku, "keep": can}
+            "comment": comment, "entry_id": entry.kaspi_id, "keep": can}
 
 
 def _held_before(order):
@@ -612,16 +612,16 @@ CANCELS = (Action.CANCEL, Action.CANCEL_ENTRY)
 
 
 def status_change_request(*, order, action, user, reason="", comment="", security_code="", places=None, sku="",
-                          keep=None, proposed=False):
+                          entry_id="", keep=None, proposed=False):
     """Ask for a status change; it waits for a staff member's approval before anything is sent.
 
-    `places` (parcels) goes with `assemble`; `sku` and `keep` (units left on that line) with
-    `cancel_entry`, a part cancellation.
+    `places` (parcels) goes with `assemble`; a line (its Kaspi id `entry_id`, or its `sku` when
+    only one line has it) and `keep` (units left on it) with `cancel_entry`, a part cancellation.
     """
     entry = _check_transition(order, action, reason=reason, comment=comment, security_code=security_code,
-                              places=places, sku=sku, keep=keep)
+                              places=places, line=(entry_id, sku), keep=keep)
     request = {"action": action, "reason": reason, "comment": comment, "security_code": security_code,
-               "places": places, "sku": sku, "keep_quantity": keep,
+               "places": places, "sku": entry.sku if entry else "", "keep_quantity": keep,
                "entry_kaspi_id": entry.kaspi_id if entry else ""}
     with transaction.atomic():
         active = StatusChange.objects.select_for_update().filter(order=order, state__in=StatusChange.ACTIVE).first()
@@ -661,18 +661,18 @@ def allowed_actions(order):
     return [action for action in TRANSITIONS if _refusal(order, action) is None]
 
 
-def _check_transition(order, action, *, reason, comment, security_code, places, sku, keep):
+def _check_transition(order, action, *, reason, comment, security_code, places, line, keep):
     """Refuse what Kaspi would refuse, in words staff understand; the line a part cancellation names."""
     if action not in TRANSITIONS:
         raise StatusChangeRefused(_("unknown action %(action)s") % {"action": repr(action)})
     refusal = _refusal(order, action)
     if refusal:
         raise StatusChangeRefused(refusal)
-    _check_extras(action, reason=reason, comment=comment, security_code=security_code, places=places, sku=sku,
-                  keep=keep)
+    _check_extras(action, reason=reason, comment=comment, security_code=security_code, places=places,
+                  line=any(line), keep=keep)
     if action == Action.ASSEMBLE and (not isinstance(places, int) or not 1 <= places <= MAX_PLACES):
         raise StatusChangeRefused(_("a hand-over needs the number of parcels, 1 to %(limit)d") % {"limit": MAX_PLACES})
-    return _entry_to_cancel(order, sku, keep) if action == Action.CANCEL_ENTRY else None
+    return _entry_to_cancel(order, line, keep) if action == Action.CANCEL_ENTRY else None
 
 
 def _refusal(order, action):
@@ -696,7 +696,7 @@ def _refusal(order, action):
     return None
 
 
-def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
+def _check_extras(action, *, reason, comment, security_code, places, line, keep):
     """Each extra goes only with its own action, and is well-formed."""
     if action not in CANCELS and (reason or comment):
         raise StatusChangeRefused(_("a reason and a comment go only with a cancellation"))
@@ -704,7 +704,7 @@ def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
         raise StatusChangeRefused(_("the buyer's code goes only with a completion"))
     if action != Action.ASSEMBLE and places is not None:
         raise StatusChangeRefused(_("the number of parcels goes only with a hand-over to Kaspi Delivery"))
-    if action != Action.CANCEL_ENTRY and (sku or keep is not None):
+    if action != Action.CANCEL_ENTRY and (line or keep is not None):
         raise StatusChangeRefused(_("a line and the units to keep go only with a part cancellation"))
     if action in CANCELS and reason not in StatusChange.Reason.values:
         reasons = ", ".join(str(label) for label in StatusChange.Reason.labels)
@@ -717,13 +717,18 @@ def _check_extras(action, *, reason, comment, security_code, places, sku, keep):
         raise StatusChangeRefused(_("the buyer's code is digits only"))
 
 
-def _entry_to_cancel(order, sku, keep):
-    """The line of `order` with this SKU, when `keep` units leave something to cancel and something to sell."""
+def _entry_to_cancel(order, line, keep):
+    """The line of `order` a part cancellation names, when `keep` leaves something to cancel and to sell."""
+    entry_id, sku = line
     entries = list(order.entries.exclude(kaspi_id=None))
-    entry = next((e for e in entries if e.sku == sku), None)
-    if entry is None:
+    named = [e for e in entries if (e.kaspi_id == entry_id if entry_id else e.sku == sku)]
+    if not named:
         raise StatusChangeRefused(_("order %(code)s has no line with SKU %(sku)s") % {"code": order.code,
-                                                                                       "sku": sku or "—"})
+                                                                                       "sku": sku or entry_id or "—"})
+    if len(named) > 1:
+        raise StatusChangeRefused(_("order %(code)s has several lines with SKU %(sku)s: choose the line on the order "
+                                    "page") % {"code": order.code, "sku": sku})
+    entry = named[0]
     if not isinstance(keep, int) or not 0 <= keep < entry.quantity:
         raise StatusChangeRefused(_("the units to keep must be 0 to %(most)d (the line has %(quantity)d)") % {
             "most": entry.quantity - 1, "quantity": entry.quantity})

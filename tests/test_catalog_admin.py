@@ -131,3 +131,22 @@ def test_the_yes_no_filters_pick_the_right_products(admin_client, make_product, 
     make_product(sku="A4", supplier_stock=5, manual_stock=0, purchase_price=1)
     response = admin_client.get(reverse("admin:catalog_product_changelist"), query)
     assert {p.sku for p in response.context["cl"].result_list} == expected
+
+
+def test_an_own_stock_edit_adds_what_the_manager_typed_to_what_is_there_now(admin_client, catalogue):
+    product = catalogue[0]
+    Product.objects.filter(pk=product.pk).update(own_stock=3)
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    response = admin_client.get(url)
+    assert 'name="initial-own_stock" value="3"' in response.content.decode()  # what the manager saw
+    page = response.context
+    form = page["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data.update({"own_stock": "5", "initial-own_stock": "3", "publish": "on"})
+    for inline in page["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({f"{management.prefix}-{name}": value for name, value in management.initial.items()})
+    Product.objects.filter(pk=product.pk).update(own_stock=1)  # an order took two units meanwhile
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Product.objects.get(pk=product.pk).own_stock == 1 + 2

@@ -274,3 +274,43 @@ def test_after_a_part_cancellation_the_rest_is_proposed_for_acceptance(sandbox, 
     kaspi_catches_up(sandbox)
     proposal = StatusChange.objects.get(order=order, state="pending")
     assert (proposal.action, proposal.proposed) == ("accept", True)
+
+
+def test_an_order_seen_cancelled_and_returned_at_once_counts_its_units_once(sandbox, boss, make_product):
+    shelf = make_product(supplier_stock=5, own_stock=2)
+    order, kaspi = imported(sandbox, entries=[(shelf.sku, 3)])
+    assert order.entries.get().own_units == 2 and Product.objects.get(pk=shelf.pk).own_stock == 0
+    # Handed over, sent back and received while no import looked: Kaspi now shows it cancelled and returned.
+    kaspi["attributes"].update(status="CANCELLED", state="ARCHIVE", returnedToWarehouse=True)
+    orders_sync(days=1)
+    assert Product.objects.get(pk=shelf.pk).own_stock == 3  # the three units that came back, no more
+
+
+def test_a_cancelled_order_gives_its_own_units_back_and_a_later_return_adds_only_the_rest(sandbox, boss,
+                                                                                         make_product):
+    shelf = make_product(supplier_stock=5, own_stock=1)
+    order, kaspi = imported(sandbox, entries=[(shelf.sku, 3)])
+    kaspi["attributes"].update(status="CANCELLED", state="ARCHIVE")
+    orders_sync(days=1)
+    assert Product.objects.get(pk=shelf.pk).own_stock == 1
+    kaspi["attributes"]["returnedToWarehouse"] = True
+    orders_sync(days=1)
+    assert Product.objects.get(pk=shelf.pk).own_stock == 1 + 2
+
+
+def test_two_lines_of_one_sku_are_told_apart(sandbox, boss, make_product):
+    twice = make_product(supplier_stock=1)
+    order, _kaspi = imported(sandbox, entries=[(twice.sku, 1, 1000), (twice.sku, 2, 900)])
+    with pytest.raises(StatusChangeRefused, match="several lines"):
+        status_change_request(order=order, action="cancel_entry", user=boss, sku=twice.sku, keep=0,
+                              reason="MERCHANT_OUT_OF_STOCK")
+    second = order.entries.get(quantity=2)
+    change = status_change_request(order=order, action="cancel_entry", user=boss, entry_id=second.kaspi_id, keep=0,
+                                   reason="MERCHANT_OUT_OF_STOCK")
+    assert (change.entry_kaspi_id, change.sku) == (second.kaspi_id, twice.sku)
+    from orders.services import orders_propose
+
+    change.delete()
+    orders_propose()  # one unit in stock: the first line fits, the proposal cuts the second one
+    proposal = StatusChange.objects.get(order=order, state="pending")
+    assert (proposal.action, proposal.entry_kaspi_id, proposal.keep_quantity) == ("cancel_entry", second.kaspi_id, 0)

@@ -106,6 +106,8 @@ def test_orders_imported_by_the_old_code_get_their_lines_read_again(old_installa
     fields = {name: value for name, value in fields_of(kaspi).items()
               if name in {f.name for f in OldOrder._meta.fields}}
     old = OldOrder.objects.create(**fields, entries_loaded=True)
+    returned_long_ago = OldOrder.objects.create(**{**fields, "kaspi_id": "old-returned", "code": "1",
+                                                   "status": "RETURNED"}, entries_loaded=True)
     # What the old code kept: line 0 became "1", collided with the real line 1, and one was dropped.
     first = kaspi["entries"][0]["attributes"]
     OldEntry.objects.create(order=old, entry_number=1, sku=first["offer"]["code"], name="old", quantity=1,
@@ -115,6 +117,7 @@ def test_orders_imported_by_the_old_code_get_their_lines_read_again(old_installa
     executor.migrate(executor.loader.graph.leaf_nodes())
     order = Order.objects.get(pk=old.pk)
     assert not order.entries_loaded  # the migration marked it
+    assert Order.objects.get(pk=returned_long_ago.pk).stock_taken_back  # its return adds no own stock later
 
     orders_sync(days=1)
     order.refresh_from_db()
@@ -148,3 +151,54 @@ def test_the_stale_refresh_reads_each_old_open_order_at_most_once_per_period(db,
     orders_sync(days=1)
     orders_sync(days=1)
     assert len(by_code()) == 1
+
+
+@pytest.mark.parametrize("value", [float("inf"), "soon", 10**20, None])
+def test_an_order_without_a_usable_creation_date_is_not_stored(db, value):
+    from orders.services import order_store
+
+    resource = {"id": "x", "attributes": {"code": "1", "status": "APPROVED_BY_BANK", "creationDate": value}}
+    assert order_store(resource) is None and not Order.objects.exists()
+
+
+@pytest.mark.parametrize("attribute, value", [("creditTerm", -1), ("totalPrice", 1e20),
+                                              ("deliveryCostForSeller", 10**30)])
+def test_an_implausible_order_is_skipped_and_the_others_stored(db, sandbox, attribute, value):
+    bad = sandbox.state.add_order()
+    good = sandbox.state.add_order()
+    bad["attributes"][attribute] = value
+    run = orders_sync(days=1)
+    assert Order.objects.filter(code=good["attributes"]["code"]).exists()
+    stored = Order.objects.filter(code=bad["attributes"]["code"]).first()
+    if stored is None:
+        assert run.skipped == 1 and any("malformed" in line for line in run.lines)
+    else:  # an optional attribute that makes no sense is left out, the order kept
+        assert attribute == "creditTerm" and stored.credit_term is None
+
+
+@pytest.mark.parametrize("attribute, value", [("entryNumber", -1), ("quantity", 1e20), ("basePrice", 1e30)])
+def test_an_implausible_line_leaves_its_order_for_later_and_stops_nothing(db, sandbox, make_product, attribute,
+                                                                          value):
+    broken = sandbox.state.add_order(entries=[(make_product().sku, 1, 1000)])
+    fine = sandbox.state.add_order(entries=[(make_product().sku, 1, 1000)])
+    broken["entries"][0]["attributes"][attribute] = value
+    run = orders_sync(days=1)
+    assert run.outcome == "ok"
+    assert Order.objects.get(code=fine["attributes"]["code"]).entries.count() == 1
+    if attribute == "entryNumber":  # a number that makes no sense is left out, the line kept
+        assert Order.objects.get(code=broken["attributes"]["code"]).entries.get().entry_number is None
+    else:
+        assert not Order.objects.get(code=broken["attributes"]["code"]).entries_loaded
+        assert any(broken["attributes"]["code"] in line for line in run.lines)
+
+
+def test_a_late_return_of_an_old_delivered_order_is_seen(db, sandbox):
+    now = timezone.now()
+    kaspi = sandbox.state.add_order(creationDate=int((now - timedelta(days=20)).timestamp() * 1000),
+                                    plannedDeliveryDate=int((now - timedelta(days=10)).timestamp() * 1000),
+                                    status="COMPLETED", state="ARCHIVE")
+    orders_sync(days=25)
+    kaspi["attributes"].update(status="CANCELLING", state="DELIVERY")  # the buyer sends it back on day 20
+    Order.objects.update(refreshed_at=now - timedelta(hours=7))
+    orders_sync(days=1)
+    assert Order.objects.get(code=kaspi["attributes"]["code"]).status == "CANCELLING"

@@ -192,8 +192,9 @@ def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_fro
 
     first, second = make_product(), make_product()
     order, kaspi = order_from_kaspi(entries=[(first.sku, 3, 1000), (second.sku, 1, 2000)])
+    line = order.entries.get(sku=first.sku)
     change = from_order_page(admin_client, order, django_capture_on_commit_callbacks, action="cancel_entry",
-                             sku=first.sku, keep="1", reason="MERCHANT_OUT_OF_STOCK")
+                             entry_id=line.kaspi_id, keep="1", reason="MERCHANT_OUT_OF_STOCK")
     assert change.state == "applying", change.message
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert str(StatusChange.State.APPLYING.label) in page
@@ -205,14 +206,16 @@ def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_fro
     assert Order.objects.get(pk=order.pk).total_price == 3000
 
 
-def test_the_list_filters_hand_overs_due_today_and_overdue(admin_client, db):
+def test_the_list_filters_hand_overs_due_today_and_overdue(admin_client, db, monkeypatch):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from orders.admin import OrderAdmin
 
-    now = timezone.now()
+    # Midday in Almaty, whenever the test runs: "later today" is always today and still to come.
+    now = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: now)
 
     def kaspi_delivery(code, planned, handed=None):
         return Order.objects.create(kaspi_id=f"K{code}", code=code, state="KASPI_DELIVERY",
@@ -221,7 +224,7 @@ def test_the_list_filters_hand_overs_due_today_and_overdue(admin_client, db):
                                     courier_transmission_date=handed)
 
     late = kaspi_delivery("1", now - timedelta(days=1))
-    later_today = kaspi_delivery("2", timezone.localtime(now).replace(hour=23, minute=59))
+    later_today = kaspi_delivery("2", now + timedelta(hours=6))
     kaspi_delivery("3", now - timedelta(days=2), handed=now - timedelta(hours=40))  # already taken
     kaspi_delivery("4", now + timedelta(days=2))
     url = reverse("admin:orders_order_changelist")
