@@ -17,7 +17,12 @@ def _queue_runs_inline(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
-    """Every test gets its own feed folder and state folder, and never waits for rate limits."""
+    """Every test gets its own feed folder and state folder, and never waits for rate limits.
+
+    Passwords are hashed the fast way: the real hasher's cost is the point in production and
+    only slows each test user down here.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.FEED_DIR = tmp_path / "feeds"
     settings.STATE_DIR = tmp_path / "state"
     settings.ALSTYLE_MIN_INTERVAL = 0
