@@ -158,17 +158,17 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Publish on Kaspi"), permissions=["change"])
     def publish_items(self, request, queryset):
-        count = queryset.update(publish=True)
+        count = services.products_set_publish(queryset=queryset, publish=True, user=request.user)
         self.message_user(request, ngettext("%d product published.", "%d products published.", count) % count)
 
     @admin.action(description=_("Hide from Kaspi (do not publish)"), permissions=["change"])
     def hide_items(self, request, queryset):
-        count = queryset.update(publish=False)
+        count = services.products_set_publish(queryset=queryset, publish=False, user=request.user)
         self.message_user(request, ngettext("%d product hidden.", "%d products hidden.", count) % count)
 
     @admin.action(description=_("Lock price"), permissions=["change"])
     def lock_prices(self, request, queryset):
-        count = queryset.filter(price__isnull=False).update(price_locked=True, proposed_price=None)
+        count = services.products_lock_price(queryset=queryset, user=request.user)
         self.message_user(request, ngettext("%d price locked.", "%d prices locked.", count) % count)
 
     @admin.action(description=_("Unlock price and apply the rules"), permissions=["change"])

@@ -216,6 +216,7 @@ class PriceChange(models.Model):
         RULES = "rules", _("rules")
         MANAGER = "manager", _("manager")
         CONFIRMED = "confirmed", _("confirmation")
+        LOCKED = "locked", _("locked as it is")
 
     product = models.ForeignKey(Product, models.CASCADE, related_name="price_changes", verbose_name=_("product"))
     old_price = models.PositiveIntegerField(_("old price"), null=True)

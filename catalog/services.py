@@ -241,6 +241,25 @@ def product_set_price(*, product, price, user):
                                    source=PriceChange.Source.MANAGER, user=user)
 
 
+def products_set_publish(*, queryset, publish, user):
+    """Publish products on Kaspi, or hide them (listed as unavailable); how many changed."""
+    return queryset.exclude(publish=publish).update(publish=publish, updated_at=timezone.now())
+
+
+def products_lock_price(*, queryset, user):
+    """Lock published prices as they are, so neither the sync nor the rules move them; how many were locked.
+
+    A lock is in the price history like every other price decision, with who and when.
+    """
+    with transaction.atomic():
+        locking = list(queryset.select_for_update().filter(price__isnull=False, price_locked=False))
+        Product.objects.filter(pk__in=[p.pk for p in locking]).update(price_locked=True, proposed_price=None,
+                                                                      updated_at=timezone.now())
+        PriceChange.objects.bulk_create([PriceChange(product=p, old_price=p.price, new_price=p.price, user=user,
+                                                     source=PriceChange.Source.LOCKED) for p in locking])
+    return len(locking)
+
+
 def products_confirm_price(*, queryset, user):
     """Publish the prices the guard held back; returns how many were confirmed."""
     history, count = [], 0

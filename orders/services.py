@@ -937,8 +937,15 @@ def _finish(change, state, message):
 
 
 def status_changes_push(*, client=None):
-    """Send every approved change, and settle those whose answer was lost (also a stuck 'sending')."""
-    client = client or KaspiClient()
+    """Send every approved change, and settle those whose answer was lost (also a stuck 'sending').
+
+    One sweep at a time, whoever starts it (the schedule or the command): a second raises `JobBusy`.
+    """
+    with job_lock("status-push"):
+        return _push(client or KaspiClient())
+
+
+def _push(client):
     stale = timezone.now() - timedelta(minutes=10)
     StatusChange.objects.filter(state=StatusChange.State.SENDING, sent_at__lt=stale).update(
         state=StatusChange.State.UNCERTAIN, message=_("the sending worker stopped without an answer"))

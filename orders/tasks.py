@@ -1,6 +1,6 @@
 """Queue entry points: thin wrappers that call the services (schedules name these paths)."""
 
-from kaspiconnect.locks import job_lock, skip_when_busy
+from kaspiconnect.locks import skip_when_busy
 
 from . import services
 
@@ -18,5 +18,4 @@ def send_status_change(change_id):
 
 @skip_when_busy
 def push_status_changes():
-    with job_lock("status-push"):
-        return services.status_changes_push()
+    return services.status_changes_push()

@@ -150,3 +150,19 @@ def test_an_own_stock_edit_adds_what_the_manager_typed_to_what_is_there_now(admi
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Product.objects.get(pk=product.pk).own_stock == 1 + 2
+
+
+def test_locking_a_price_is_in_the_price_history_with_who(admin_client, admin_user, catalogue):
+    post_action(admin_client, "lock_prices", catalogue[:2])
+    post_action(admin_client, "lock_prices", catalogue[:2])  # already locked: nothing more to record
+    locks = PriceChange.objects.filter(source="locked")
+    assert sorted(locks.values_list("product_id", flat=True)) == sorted(p.pk for p in catalogue[:2])
+    assert {(c.old_price, c.new_price, c.user) for c in locks} == {(12990, 12990, admin_user)}
+
+
+def test_publish_and_hide_report_what_they_changed(admin_client, catalogue):
+    response = post_action(admin_client, "hide_items", catalogue[:3])
+    assert "3 products hidden" in response.content.decode()
+    response = post_action(admin_client, "hide_items", catalogue[:3])
+    assert "0 products hidden" in response.content.decode()
+    assert Product.objects.filter(publish=False).count() == 3

@@ -164,3 +164,12 @@ def test_the_command_says_in_one_line_when_a_sync_is_already_running(db):
 
     with job_lock("supplier"), pytest.raises(CommandError, match="already running"):
         call_command("sync_products")
+
+
+def test_the_refresh_stock_command_runs_the_cheap_refresh(db, sandbox, capsys):
+    from django.core.management import call_command
+
+    catalog_sync()
+    call_command("refresh_stock")
+    assert "stock refreshed" in capsys.readouterr().out
+    assert SyncRun.objects.filter(kind="stock", outcome="ok").count() == 1

@@ -401,3 +401,13 @@ def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
     orders_sync(days=1)
     assert StatusChange.objects.get(order__code=first["attributes"]["code"]).action == "accept"
     assert StatusChange.objects.get(order__code=second["attributes"]["code"]).action == "cancel"
+
+
+def test_the_push_command_and_the_task_share_one_lock(db, sandbox):
+    from kaspiconnect.locks import job_lock
+    from orders import tasks
+
+    with job_lock("status-push"):
+        with pytest.raises(CommandError, match="another status push is running"):
+            call_command("push_order_statuses")
+        assert tasks.push_status_changes().startswith("skipped:")

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from kaspiconnect.locks import JobBusy
 from orders import services
 from orders.kaspi import KaspiError
 
@@ -10,6 +11,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             results = services.status_changes_push()
+        except JobBusy:
+            raise CommandError("another status push is running; nothing sent from here") from None
         except KaspiError as exc:
             raise CommandError(str(exc)) from None
         summary = ", ".join(f"{count} {state}" for state, count in results.items() if count)

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog import services
+from kaspiconnect.locks import JobBusy
+
+
+class Command(BaseCommand):
+    help = "Refresh the supplier's stock and prices with the cheap quantity-price call (one sync run)."
+
+    def handle(self, *args, **options):
+        try:
+            run = services.stock_refresh()
+        except (services.SyncError, JobBusy) as exc:
+            raise CommandError(f"stock refresh failed: {exc}") from None
+        self.stdout.write(
+            f"stock refreshed: {run.received} received, {run.updated} updated, {run.unchanged} unchanged, "
+            f"{run.requests} requests in {run.duration.total_seconds():.1f} s"
+        )
