@@ -3,9 +3,6 @@
 from django.conf import settings
 from django_q.models import Schedule
 
-# A feed build follows every supplier sync, so new stock and prices reach Kaspi at once.
-AFTER_SYNC = "feeds.tasks.build_after_sync"
-
 
 def declared():
     """name → Schedule fields. The function paths are checked by a test that imports each one."""
@@ -13,12 +10,10 @@ def declared():
         "catalog: stock and price refresh": {
             "func": "catalog.tasks.refresh_stock",
             "minutes": settings.STOCK_REFRESH_MINUTES,
-            "hook": AFTER_SYNC,
         },
         "catalog: full supplier sync": {
             "func": "catalog.tasks.sync_catalog",
             "minutes": settings.CATALOG_SYNC_MINUTES,
-            "hook": AFTER_SYNC,
         },
         "feeds: build and publish": {
             "func": "feeds.tasks.build_feed",

@@ -11,11 +11,12 @@ def import_path(path):
     return getattr(importlib.import_module(module), name)
 
 
-def test_every_scheduled_function_and_hook_imports():
+def test_every_scheduled_function_imports():
+    from catalog.tasks import FEED_BUILD
+
     for fields in declared().values():
         assert callable(import_path(fields["func"]))
-        if fields.get("hook"):
-            assert callable(import_path(fields["hook"]))
+    assert callable(import_path(FEED_BUILD))
 
 
 def test_setup_schedules_is_idempotent_and_keeps_names(db, settings):
@@ -48,3 +49,20 @@ def test_a_task_steps_aside_while_the_same_job_runs(db):
 
     with job_lock("supplier"):
         assert sync_catalog().startswith("skipped: supplier is already running")
+
+
+def test_a_sync_queues_a_feed_build_of_its_own_and_a_skipped_one_queues_none(db, sandbox, store, settings):
+    from catalog.tasks import refresh_stock, sync_catalog
+    from feeds.models import FeedRun
+    from kaspiconnect.locks import job_lock
+
+    from catalog.models import PricingRule
+
+    PricingRule.objects.create(name="default", markup_percent=20)
+    sync_catalog()  # the queue runs tasks inline in tests: the queued build has run
+    assert list(FeedRun.objects.values_list("outcome", flat=True)) == ["published"]
+    with job_lock("supplier"):
+        assert refresh_stock().startswith("skipped:")
+    assert FeedRun.objects.count() == 1
+    refresh_stock()
+    assert FeedRun.objects.count() == 2
