@@ -151,9 +151,10 @@ class ProductAdmin(admin.ModelAdmin):
         """
         if change and "price" in form.changed_data:
             services.product_set_price(product=obj, price=obj.price, user=request.user)
-        if change and "own_stock" in form.fields:
+        if change:  # also from the list's inline edits, which do not show own stock: keep what is there now
             now = Product.objects.select_for_update().filter(pk=obj.pk).values_list("own_stock", flat=True).get()
-            obj.own_stock = max(0, now + obj.own_stock - form.own_stock_seen(now))
+            typed = obj.own_stock - form.own_stock_seen(now) if "own_stock" in form.fields else 0
+            obj.own_stock = max(0, now + typed)
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Publish on Kaspi"), permissions=["change"])

@@ -293,23 +293,32 @@ def _is_masked(phone):
     return "*" in phone or not digits or set(digits) == {"0"}
 
 
+# Orders whose lines matter now: they hold stock, or their goods are on the way back.
+LINES_FIRST = [*OPEN_STATUSES, KaspiStatus.CANCELLING, KaspiStatus.KASPI_DELIVERY_RETURN_REQUESTED]
+FAILURES_IN_A_ROW = 3  # temporary failures reading lines before the run gives up: Kaspi is down, not one order
+
+
 def _load_missing_entries(client, notes, *, finished=False, limit=None):
     """Read the lines of orders that have none yet (or must be read again).
 
-    Open orders' lines decide proposals and reservations, so they are read first and all of them;
-    a finished orders' backlog (a first import, healing an old installation) may be spread over
-    runs with `limit`. A failure leaves the order for the next run.
+    Lines that decide proposals, reservations and returns are read first and all of them; a
+    finished orders' backlog (a first import, healing an old installation) may be spread over
+    runs with `limit`. An order whose lines cannot be read is noted and waits for the next run;
+    only several temporary failures in a row stop the run.
     """
     pending = Order.objects.filter(entries_loaded=False)
-    pending = (pending.exclude(status__in=OPEN_STATUSES) if finished else pending.filter(status__in=OPEN_STATUSES))
+    pending = pending.exclude(status__in=LINES_FIRST) if finished else pending.filter(status__in=LINES_FIRST)
     pending = pending.order_by("-created_at_kaspi").only("id", "kaspi_id", "code", "status")
+    failures = 0
     for order in list(pending[:limit] if limit else pending):
         try:
             _store_entries(order, client.entries(order.kaspi_id))
+            failures = 0
         except KaspiError as exc:
-            if exc.temporary:
+            failures = failures + 1 if exc.temporary else 0
+            if failures >= FAILURES_IN_A_ROW:
                 raise
-            notes.append(f"order {order.code}: lines not read: {exc}")
+            notes.append(f"order {order.code}: lines not read: {exc}"[:300])
         except (*MALFORMED, DatabaseError) as exc:
             notes.append(f"order {order.code}: lines not read, a malformed line: {exc!r}"[:300])
 
@@ -383,6 +392,8 @@ def _store_entries(order, resources):
             if changed:
                 OrderEntry.objects.filter(pk=entry.pk).update(**changed)
         Order.objects.filter(pk=order.pk).update(entries_loaded=True)
+    if order.returned_to_warehouse and not order.stock_taken_back:
+        order_take_back_returned(order=order)  # the return was seen before its lines
 
 
 def _money(value):
@@ -493,7 +504,9 @@ def order_take_back_returned(*, order):
     Units its lines took from own stock and already gave back (the order was cancelled first)
     are not added again.
     """
-    if not Order.objects.filter(pk=order.pk, stock_taken_back=False).update(stock_taken_back=True):
+    # Only once its lines are here: a return seen first is taken back when they arrive (_store_entries).
+    if not Order.objects.filter(pk=order.pk, stock_taken_back=False, entries_loaded=True).update(
+            stock_taken_back=True):
         return 0
     released = Order.objects.filter(pk=order.pk, own_units_released=True).exists()
     units = 0
@@ -526,6 +539,8 @@ def orders_propose():
                .exclude(Exists(decided)).prefetch_related("entries__product").order_by("created_at_kaspi", "pk"))
     count = 0
     for order in waiting:
+        if not order.entries.all():
+            continue  # Kaspi gave no lines: nothing to decide on
         try:
             status_change_request(order=order, user=None, proposed=True, **_proposal(order))
             count += 1
@@ -795,11 +810,18 @@ def status_change_send(*, change_id, client=None):
         return change  # another worker has it, or it is finished
     change.refresh_from_db()
     tried_before = change.attempts > 1  # an earlier attempt may have been applied without an answer
-    try:
-        if tried_before and not change.is_code_request and _read_back(client, change):
+    if tried_before and not change.is_code_request:
+        found = _read_back_quietly(client, change)
+        if found:
             return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
-        if tried_before and change.action == Action.CANCEL_ENTRY:
+        if found is None and change.attempts >= settings.STATUS_MAX_ATTEMPTS:
+            return _give_up(change, _("the order could not be read back to see whether the change took effect; "
+                                      "check it in Kaspi's cabinet"))
+        if found is None:  # Kaspi could not be read: nothing is known, nothing is sent
+            return _uncertain(change, _("not read back from Kaspi yet; nothing sent again"))
+        if change.action == Action.CANCEL_ENTRY:
             return _applying(change)  # Kaspi applies these later: the lost one may be on its way, never send two
+    try:
         body = _post(client, change)
     except KaspiError as exc:
         if not exc.temporary:
@@ -807,15 +829,22 @@ def status_change_send(*, change_id, client=None):
         if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
             if not change.is_code_request and _read_back_quietly(client, change):
                 return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
-            gave_up = ngettext(
-                "gave up after %(count)d attempt: %(error)s", "gave up after %(count)d attempts: %(error)s",
-                change.attempts,
-            )
-            return _finish(change, StatusChange.State.FAILED, gave_up % {"count": change.attempts, "error": exc})
-        change.state, change.message = StatusChange.State.UNCERTAIN, str(exc)
-        change.save(update_fields=["state", "message"])
-        return change
+            return _give_up(change, exc)
+        return _uncertain(change, str(exc))
     return _settle(client, change, body)
+
+
+def _give_up(change, error):
+    gave_up = ngettext("gave up after %(count)d attempt: %(error)s", "gave up after %(count)d attempts: %(error)s",
+                       change.attempts)
+    return _finish(change, StatusChange.State.FAILED, gave_up % {"count": change.attempts, "error": error})
+
+
+def _uncertain(change, message):
+    """No answer that settles it: the sweep reads it back (and only then may send it again)."""
+    change.state, change.message = StatusChange.State.UNCERTAIN, message
+    change.save(update_fields=["state", "message"])
+    return change
 
 
 def _post(client, change):
@@ -856,13 +885,16 @@ def _settle(client, change, body):
     shown = _fields(answer_resource(body))
     accepted = not errors and (change.action == Action.CANCEL_ENTRY or (shown and TRANSITIONS[change.action].applied(
         shown)))
-    if _read_back_quietly(client, change):
+    found = _read_back_quietly(client, change)
+    if found:
         return _finish(change, StatusChange.State.DONE,
                        _("accepted by Kaspi") if accepted else _("found applied at Kaspi when read back"))
     if accepted and change.action == Action.CANCEL_ENTRY:
         return _applying(change)
     if accepted:
         return _finish(change, StatusChange.State.DONE, _("accepted by Kaspi"))
+    if found is None and not errors:  # an answer that says nothing, and no read-back: decide later
+        return _uncertain(change, _("Kaspi's answer did not show the change and the order could not be read back"))
     change.order.refresh_from_db()
     return _finish(change, StatusChange.State.FAILED, errors or _(
         "Kaspi answered without applying it; the order is %(status)s there") % {
@@ -902,33 +934,40 @@ def _fields(resource):
 def _read_back(client, change):
     """Read the order (and for a part cancellation its lines) from Kaspi, store it, and say if the change shows."""
     resource = client.order_by_code(change.order.code)
-    order = order_store(resource) if resource else None
-    if order is None:
+    if resource is None:
         return False
+    fields = order_fields(resource)  # an answer not understood is no answer: `_read_back_quietly` says None
+    order = order_store(resource)
     if change.action != Action.CANCEL_ENTRY:
-        return TRANSITIONS[change.action].applied(order_fields(resource))
-    try:
-        _store_entries(order, client.entries(order.kaspi_id))
-    except MALFORMED:
-        return False
+        return TRANSITIONS[change.action].applied(fields)
+    _store_entries(order, client.entries(order.kaspi_id))
     entry = order.entries.filter(kaspi_id=change.entry_kaspi_id).first()
     return entry is None or entry.quantity <= change.keep_quantity
 
 
 def _read_back_quietly(client, change):
+    """`_read_back`, with None when Kaspi could not be read (or its answer not understood)."""
     try:
         return _read_back(client, change)
-    except KaspiError:
-        return False
+    except (KaspiError, DatabaseError, *MALFORMED) as exc:
+        log.warning("status change %s: not read back: %s", change.pk, exc)
+        return None
 
 
 def _finish(change, state, message):
-    change.state, change.message, change.finished_at = state, message[:2000], timezone.now()
-    change.save(update_fields=["state", "message", "finished_at"])
+    """Finish a change in flight, once: one that another worker finished meanwhile stays as it is."""
+    now = timezone.now()
+    in_flight = [StatusChange.State.SENDING, StatusChange.State.UNCERTAIN, StatusChange.State.APPLYING]
+    if not StatusChange.objects.filter(pk=change.pk, state__in=in_flight).update(state=state, message=message[:2000],
+                                                                                 finished_at=now):
+        change.refresh_from_db()
+        return change
+    change.state, change.message, change.finished_at = state, message[:2000], now
     order = Order.objects.get(pk=change.order_id)
     _event(order, _("%(action)s: %(state)s — %(message)s") % {
         "action": change.get_action_display(), "state": change.get_state_display(), "message": message}, None)
     if state == StatusChange.State.DONE and change.action == Action.RETURNED:
+        Order.objects.filter(pk=order.pk).update(returned_to_warehouse=True)  # what Kaspi accepted from us
         order_take_back_returned(order=order)
     if state == StatusChange.State.DONE and change.action == Action.CANCEL_ENTRY:
         orders_propose()  # the next short line, or accepting the rest

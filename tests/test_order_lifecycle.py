@@ -314,3 +314,80 @@ def test_two_lines_of_one_sku_are_told_apart(sandbox, boss, make_product):
     orders_propose()  # one unit in stock: the first line fits, the proposal cuts the second one
     proposal = StatusChange.objects.get(order=order, state="pending")
     assert (proposal.action, proposal.entry_kaspi_id, proposal.keep_quantity) == ("cancel_entry", second.kaspi_id, 0)
+
+
+# --- when Kaspi's answers do not settle anything --------------------------------------------------
+
+
+def test_an_unreadable_read_back_leaves_the_change_uncertain_and_the_sweep_goes_on(sandbox, boss):
+    from orders.services import status_changes_push
+
+    stuck, _kaspi = imported(sandbox)
+    other, other_kaspi = imported(sandbox)
+    sandbox.state.apply_then_fail_next = 1
+    assert run(stuck, "accept", boss).state == "uncertain"
+    change = status_change_request(order=other, action="accept", user=boss)
+    status_change_approve(change=change, user=boss, queue=False)
+    sandbox.state.find_order(code=stuck.code)["attributes"]["creationDate"] = None  # Kaspi's answer, broken
+    status_changes_push()
+    assert StatusChange.objects.get(order=stuck).state == "uncertain"  # not known, so not sent again
+    assert StatusChange.objects.get(order=other).state == "done"
+    assert [p.code for p in sandbox.state.status_posts].count(stuck.code) == 1
+
+
+def test_an_answer_that_shows_nothing_with_no_read_back_is_decided_later_not_failed(sandbox, boss, monkeypatch):
+    from orders.kaspi import KaspiClient, KaspiError
+    from orders.services import status_changes_push
+
+    order, kaspi = imported(sandbox, status="CANCELLING", state="DELIVERY")
+    sandbox.state.unapplied_200_next = 1  # a 200 that does not show the change
+    reads = KaspiClient.order_by_code
+
+    def unreachable(self, code):
+        raise KaspiError("GET orders: no answer within 30 s", temporary=True)
+
+    monkeypatch.setattr(KaspiClient, "order_by_code", unreachable)  # and the read-back gets no answer
+    change = run(order, "returned", boss)
+    assert change.state == "uncertain", change.message  # nothing known: neither done nor failed
+    monkeypatch.setattr(KaspiClient, "order_by_code", reads)
+    status_changes_push()  # read back: not applied, so it is sent again, once
+    change.refresh_from_db()
+    assert change.state == "done" and kaspi["attributes"]["status"] == "CANCELLED"
+    assert [(p.status, p.applied) for p in sandbox.state.status_posts] == [
+        ("ARRIVED_BACKWARD", False), ("ARRIVED_BACKWARD", True)]
+
+
+def test_one_order_whose_lines_cannot_be_read_does_not_stop_the_others(sandbox, make_product, monkeypatch):
+    from orders.kaspi import KaspiClient, KaspiError
+
+    broken = sandbox.state.add_order(entries=[(make_product().sku, 1)])
+    fine = sandbox.state.add_order(entries=[(make_product(supplier_stock=9).sku, 1)])
+    entries = KaspiClient.entries
+
+    def flaky(self, order_id):
+        if order_id == broken["id"]:
+            raise KaspiError("GET entries: the answer is not JSON (HTTP 200)", temporary=True)
+        return entries(self, order_id)
+
+    monkeypatch.setattr(KaspiClient, "entries", flaky)
+    run_ = orders_sync(days=1)
+    assert run_.outcome == "ok" and any(broken["attributes"]["code"] in line for line in run_.lines)
+    assert StatusChange.objects.get(order__code=fine["attributes"]["code"]).action == "accept"
+
+
+def test_a_return_seen_before_its_lines_adds_them_when_they_arrive(sandbox, boss, make_product):
+    shelf = make_product(supplier_stock=0)
+    order, kaspi = imported(sandbox, entries=[(shelf.sku, 2)], status="CANCELLING", state="DELIVERY")
+    order.entries.all().delete()
+    Order.objects.filter(pk=order.pk).update(entries_loaded=False)  # as on an upgrade: lines not read yet
+    assert run(order, "returned", boss).state == "done"
+    assert Product.objects.get(pk=shelf.pk).own_stock == 0
+    orders_sync(days=1)
+    assert Product.objects.get(pk=shelf.pk).own_stock == 2
+
+
+def test_an_order_kaspi_gives_no_lines_for_gets_no_proposal(sandbox):
+    kaspi = sandbox.state.add_order()
+    kaspi["entries"].clear()
+    orders_sync(days=1)
+    assert not StatusChange.objects.filter(order__code=kaspi["attributes"]["code"]).exists()

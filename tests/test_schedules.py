@@ -52,11 +52,10 @@ def test_a_task_steps_aside_while_the_same_job_runs(db):
 
 
 def test_a_sync_queues_a_feed_build_of_its_own_and_a_skipped_one_queues_none(db, sandbox, store, settings):
+    from catalog.models import PricingRule
     from catalog.tasks import refresh_stock, sync_catalog
     from feeds.models import FeedRun
     from kaspiconnect.locks import job_lock
-
-    from catalog.models import PricingRule
 
     PricingRule.objects.create(name="default", markup_percent=20)
     sync_catalog()  # the queue runs tasks inline in tests: the queued build has run
