@@ -70,7 +70,7 @@ def _leave_unfinished(state, count):
 
 
 def _measure(server):
-    from orders.services import orders_sync
+    from orders.sync import orders_sync
 
     def requests_of(run):
         before = len(server.state.kaspi_requests)

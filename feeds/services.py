@@ -23,7 +23,7 @@ from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
 from kaspiconnect.locks import job_lock
-from orders.services import reserved_quantities
+from orders.stock import reserved_quantities
 
 from .models import FeedRun
 from .validation import validate_file

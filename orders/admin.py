@@ -13,7 +13,7 @@ from django.utils.translation import ngettext_lazy
 from kaspiconnect.admin import ReadOnlyLogAdmin
 from kaspiconnect.format import tenge_display
 
-from . import services
+from . import changes
 from .models import Order, OrderEntry, OrderEvent, StatusChange
 
 
@@ -59,7 +59,7 @@ class StatusRequestForm(forms.Form):
     comment = forms.CharField(label=_("Comment"), required=False, max_length=1000)
     security_code = forms.CharField(label=_("Buyer's code"), required=False, max_length=16,
                                     help_text=_("For completion; leave empty to have Kaspi send the buyer a code."))
-    places = forms.IntegerField(label=_("Parcels"), required=False, min_value=1, max_value=services.MAX_PLACES,
+    places = forms.IntegerField(label=_("Parcels"), required=False, min_value=1, max_value=changes.MAX_PLACES,
                                 help_text=_("For a hand-over to Kaspi Delivery."))
     entry_id = forms.ChoiceField(label=_("Line"), required=False, help_text=_("For a part cancellation."))
     keep = forms.IntegerField(label=_("Units to keep"), required=False, min_value=0,
@@ -74,7 +74,7 @@ class StatusRequestForm(forms.Form):
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
         # Offer what Kaspi allows now; any other action still reaches the service, which says why not.
-        allowed = services.allowed_actions(order)
+        allowed = changes.allowed_actions(order)
         self.fields["action"].widget.choices = [("", "—")] + [
             (value, label) for value, label in StatusChange.Action.choices if value in allowed]
         lines = order.entries.exclude(kaspi_id=None)
@@ -225,12 +225,12 @@ class OrderAdmin(admin.ModelAdmin):
         order = get_object_or_404(Order, pk=order_id)
         if decision in ("approve", "reject"):
             change = get_object_or_404(StatusChange, pk=request.POST.get("change"), order=order)
-            service = services.status_change_approve if decision == "approve" else services.status_change_reject
+            service = changes.status_change_approve if decision == "approve" else changes.status_change_reject
             try:
                 service(change=change, user=request.user)
                 done = _("Approved: %(action)s.") if decision == "approve" else _("Rejected: %(action)s.")
                 self.message_user(request, done % {"action": change.get_action_display()})
-            except services.StatusChangeRefused as exc:
+            except changes.StatusChangeRefused as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             return redirect("admin:orders_order_change", order_id)
         form = StatusRequestForm(request.POST, order=order)
@@ -242,8 +242,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _request(self, request, order, **fields):
         try:
-            change = services.status_change_request(order=order, user=request.user, **fields)
-        except services.StatusChangeRefused as exc:
+            change = changes.status_change_request(order=order, user=request.user, **fields)
+        except changes.StatusChangeRefused as exc:
             self.message_user(request, f"№{order.code}: {exc}", messages.ERROR)
             return 0
         if change.state == StatusChange.State.PENDING:
@@ -315,12 +315,12 @@ class StatusChangeAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve and send to Kaspi"), permissions=["approve"])
     def approve(self, request, queryset):
         done = ngettext_lazy("%(count)d change approved and queued.", "%(count)d changes approved and queued.", "count")
-        self._apply(request, queryset, services.status_change_approve, done)
+        self._apply(request, queryset, changes.status_change_approve, done)
 
     @admin.action(description=_("Reject"), permissions=["approve"])
     def reject(self, request, queryset):
         done = ngettext_lazy("%(count)d change rejected.", "%(count)d changes rejected.", "count")
-        self._apply(request, queryset, services.status_change_reject, done)
+        self._apply(request, queryset, changes.status_change_reject, done)
 
     def _apply(self, request, queryset, service, done_message):
         done = 0
@@ -328,7 +328,7 @@ class StatusChangeAdmin(admin.ModelAdmin):
             try:
                 service(change=change, user=request.user)
                 done += 1
-            except services.StatusChangeRefused as exc:
+            except changes.StatusChangeRefused as exc:
                 self.message_user(request, f"№{change.order.code}: {exc}", messages.WARNING)
         self.message_user(request, done_message % {"count": done})
 

@@ -179,6 +179,11 @@ class OrderEvent(models.Model):
     def __str__(self):
         return self.text
 
+    @classmethod
+    def note(cls, order, text, user):
+        """Add a line to the order's history, with the status and state it has now."""
+        return cls.objects.create(order=order, status=order.status, state=order.state, text=text, user=user)
+
 
 class StatusChange(models.Model):
     """The only way a status reaches Kaspi: requested, approved by staff, sent once, then done or failed."""

@@ -2,20 +2,20 @@
 
 from kaspiconnect.locks import skip_when_busy
 
-from . import services
+from . import changes, sync
 
 
 @skip_when_busy
 def sync_orders():
-    run = services.orders_sync()
+    run = sync.orders_sync()
     return f"{run.received} read, {run.created} new, {run.updated} updated"
 
 
 def send_status_change(change_id):
-    change = services.status_change_send(change_id=change_id)
+    change = changes.status_change_send(change_id=change_id)
     return f"{change.action} {change.order.code}: {change.state}"
 
 
 @skip_when_busy
 def push_status_changes():
-    return services.status_changes_push()
+    return changes.status_changes_push()

@@ -19,7 +19,7 @@ from catalog.services import catalog_sync
 from feeds.models import FeedRun
 from feeds.services import feed_build
 from orders.models import Order, StatusChange
-from orders.services import orders_sync
+from orders.sync import orders_sync
 
 # The browser asks for Russian, as the shop's staff do: the test reads the same language.
 pytestmark = [pytest.mark.browser, pytest.mark.russian]

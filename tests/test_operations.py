@@ -12,7 +12,7 @@ from kaspiconnect import tasks as alert_tasks
 from kaspiconnect.dashboard import _tiles
 from orders import tasks as order_tasks
 from orders.models import StatusChange
-from orders.services import OrderSyncError
+from orders.sync import OrderSyncError
 
 
 @pytest.fixture(autouse=True)

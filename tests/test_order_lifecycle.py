@@ -6,16 +6,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import Product
+from orders.changes import StatusChangeRefused, status_change_approve, status_change_request, status_change_send
 from orders.models import Order, OrderEntry, StatusChange
-from orders.services import (
-    StatusChangeRefused,
-    order_import_by_code,
-    orders_sync,
-    reserved_quantities,
-    status_change_approve,
-    status_change_request,
-    status_change_send,
-)
+from orders.stock import reserved_quantities
+from orders.sync import order_import_by_code, orders_sync
 
 
 @pytest.fixture
@@ -160,7 +154,7 @@ def test_new_orders_use_own_stock_first(sandbox, boss, make_product):
 
 def kaspi_catches_up(sandbox):
     """Kaspi applies the part cancellations it accepted; the next sweep reads them back."""
-    from orders.services import status_changes_push
+    from orders.changes import status_changes_push
 
     sandbox.state.apply_deferred()
     status_changes_push()
@@ -215,7 +209,7 @@ def test_a_part_cancellation_that_leaves_nothing_asks_for_a_whole_cancellation(s
 def test_a_part_cancellation_kaspi_never_applies_fails_after_an_hour(sandbox, boss, make_product):
     from datetime import timedelta
 
-    from orders.services import APPLY_HOURS, status_changes_push
+    from orders.changes import APPLY_HOURS, status_changes_push
 
     first, second = make_product(), make_product()
     order, _kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
@@ -233,7 +227,7 @@ def test_a_part_cancellation_kaspi_never_applies_fails_after_an_hour(sandbox, bo
 
 @pytest.mark.parametrize("kind", ["502", "slow"])
 def test_a_part_cancellation_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss, make_product, kind):
-    from orders.services import status_changes_push
+    from orders.changes import status_changes_push
 
     first, second = make_product(), make_product()
     order, _kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
@@ -250,7 +244,7 @@ def test_a_part_cancellation_whose_answer_was_lost_is_read_back_not_sent_again(s
 
 
 def test_a_hand_over_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss):
-    from orders.services import status_changes_push
+    from orders.changes import status_changes_push
 
     order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
     sandbox.state.apply_then_fail_next = 1
@@ -263,7 +257,7 @@ def test_a_hand_over_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, 
 def test_after_a_part_cancellation_the_rest_is_proposed_for_acceptance(sandbox, boss, make_product):
     first, second = make_product(supplier_stock=5), make_product(supplier_stock=5)
     order, _kaspi = imported(sandbox, entries=[(first.sku, 1, 1000), (second.sku, 2, 5000)])
-    from orders.services import orders_propose
+    from orders.changes import orders_propose
 
     orders_propose()
     assert StatusChange.objects.get(order=order, state="pending").action == "accept"
@@ -308,7 +302,7 @@ def test_two_lines_of_one_sku_are_told_apart(sandbox, boss, make_product):
     change = status_change_request(order=order, action="cancel_entry", user=boss, entry_id=second.kaspi_id, keep=0,
                                    reason="MERCHANT_OUT_OF_STOCK")
     assert (change.entry_kaspi_id, change.sku) == (second.kaspi_id, twice.sku)
-    from orders.services import orders_propose
+    from orders.changes import orders_propose
 
     change.delete()
     orders_propose()  # one unit in stock: the first line fits, the proposal cuts the second one
@@ -320,7 +314,7 @@ def test_two_lines_of_one_sku_are_told_apart(sandbox, boss, make_product):
 
 
 def test_an_unreadable_read_back_leaves_the_change_uncertain_and_the_sweep_goes_on(sandbox, boss):
-    from orders.services import status_changes_push
+    from orders.changes import status_changes_push
 
     stuck, _kaspi = imported(sandbox)
     other, other_kaspi = imported(sandbox)
@@ -336,8 +330,8 @@ def test_an_unreadable_read_back_leaves_the_change_uncertain_and_the_sweep_goes_
 
 
 def test_an_answer_that_shows_nothing_with_no_read_back_is_decided_later_not_failed(sandbox, boss, monkeypatch):
+    from orders.changes import status_changes_push
     from orders.kaspi import KaspiClient, KaspiError
-    from orders.services import status_changes_push
 
     order, kaspi = imported(sandbox, status="CANCELLING", state="DELIVERY")
     sandbox.state.unapplied_200_next = 1  # a 200 that does not show the change

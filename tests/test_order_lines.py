@@ -8,7 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from orders.models import Order, OrderEntry
-from orders.services import order_fields, order_import_by_code, orders_sync
+from orders.reading import order_fields
+from orders.sync import order_import_by_code, orders_sync
 
 
 def kaspi_lines(sandbox):
@@ -98,7 +99,7 @@ def old_installation(transactional_db):
 
 def test_orders_imported_by_the_old_code_get_their_lines_read_again(old_installation, sandbox, settings):
     settings.HTTP_TIMEOUT = 2
-    from orders.services import order_fields as fields_of
+    from orders.reading import order_fields as fields_of
 
     OldOrder = old_installation.get_model("orders", "Order")
     OldEntry = old_installation.get_model("orders", "OrderEntry")
@@ -155,7 +156,7 @@ def test_the_stale_refresh_reads_each_old_open_order_at_most_once_per_period(db,
 
 @pytest.mark.parametrize("value", [float("inf"), "soon", 10**20, None])
 def test_an_order_without_a_usable_creation_date_is_not_stored(db, value):
-    from orders.services import order_store
+    from orders.reading import order_store
 
     resource = {"id": "x", "attributes": {"code": "1", "status": "APPROVED_BY_BANK", "creationDate": value}}
     assert order_store(resource) is None and not Order.objects.exists()

@@ -2,8 +2,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from orders.changes import status_change_request
 from orders.models import Order, OrderEvent, StatusChange
-from orders.services import orders_sync, status_change_request
+from orders.sync import orders_sync
 
 
 @pytest.fixture
@@ -146,7 +147,7 @@ def from_order_page(admin_client, order, django_capture_on_commit_callbacks, **f
 
 @pytest.fixture
 def order_from_kaspi(db, sandbox):
-    from orders.services import order_import_by_code
+    from orders.sync import order_import_by_code
 
     def make(**options):
         kaspi = sandbox.state.add_order(**options)
@@ -188,7 +189,7 @@ def test_pre_order_arrival_and_a_return_from_the_order_page(admin_client, order_
 
 def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_from_kaspi, make_product, sandbox,
                                                          django_capture_on_commit_callbacks):
-    from orders.services import status_changes_push
+    from orders.changes import status_changes_push
 
     first, second = make_product(), make_product()
     order, kaspi = order_from_kaspi(entries=[(first.sku, 3, 1000), (second.sku, 1, 2000)])

@@ -8,7 +8,7 @@ from catalog.models import SyncRun
 from catalog.services import catalog_sync
 from kaspiconnect.locks import JobBusy
 from orders.models import Order, OrderEntry, StatusChange
-from orders.services import orders_sync, windows
+from orders.sync import orders_sync, windows
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -8,16 +8,10 @@ from django.db import connection, connections
 from catalog.models import Product
 from catalog.services import catalog_sync
 from kaspiconnect.locks import JobBusy, job_lock
+from orders.changes import status_change_approve, status_change_request, status_change_send
 from orders.models import Order, OrderEntry, StatusChange
-from orders.services import (
-    _upsert_order,
-    order_fields,
-    order_import_by_code,
-    orders_sync,
-    status_change_approve,
-    status_change_request,
-    status_change_send,
-)
+from orders.reading import order_fields, upsert_order
+from orders.sync import order_import_by_code, orders_sync
 
 pytestmark = [
     pytest.mark.postgres,
@@ -71,7 +65,7 @@ def test_concurrent_upserts_of_one_order_create_it_once(transactional_db, sandbo
         "code": "777000111", "status": "APPROVED_BY_BANK", "state": "NEW", "creationDate": 1764400000000,
         "totalPrice": 1000}}
     fields = order_fields(resource)
-    results = at_once(*[lambda: _upsert_order(dict(fields)) for _ in range(4)])
+    results = at_once(*[lambda: upsert_order(dict(fields)) for _ in range(4)])
     assert sorted(results).count("created") == 1
     assert Order.objects.filter(code="777000111").count() == 1
 

@@ -7,14 +7,10 @@ from catalog.models import PricingRule, Product
 from catalog.services import catalog_sync
 from feeds.services import feed_build
 from feeds.validation import validate_file
+from orders.changes import status_change_approve, status_change_request, status_change_send
 from orders.models import Order
-from orders.services import (
-    orders_sync,
-    reserved_quantities,
-    status_change_approve,
-    status_change_request,
-    status_change_send,
-)
+from orders.stock import reserved_quantities
+from orders.sync import orders_sync
 
 NS = {"k": "kaspiShopping"}
 

@@ -5,16 +5,16 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from orders.models import Order, StatusChange
-from orders.services import (
+from orders.changes import (
     StatusChangeRefused,
-    order_import_by_code,
     status_change_approve,
     status_change_reject,
     status_change_request,
     status_change_send,
     status_changes_push,
 )
+from orders.models import Order, StatusChange
+from orders.sync import order_import_by_code
 
 
 @pytest.fixture
@@ -389,7 +389,7 @@ def test_the_last_attempt_reads_back_before_giving_up(sandbox, new_order, staff,
 def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
     from catalog.models import PricingRule, Product, Store
     from catalog.services import catalog_sync
-    from orders.services import orders_sync
+    from orders.sync import orders_sync
 
     Store.objects.create(store_id="PP1")
     PricingRule.objects.create(name="default", markup_percent=20)

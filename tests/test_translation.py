@@ -28,8 +28,8 @@ from feeds.services import feed_build
 from kaspiconnect.alerts import alerts_check
 from kaspiconnect.format import seconds, tenge
 from kaspiconnect.schedules import schedules_upsert
+from orders.changes import status_change_request
 from orders.models import KaspiStatus, Order, OrderEntry, StatusChange
-from orders.services import status_change_request
 
 pytestmark = pytest.mark.russian
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from orders import services
+from orders import changes, sync
 from orders.kaspi import KaspiError
 from orders.models import Order, StatusChange
 
@@ -40,14 +40,14 @@ class Command(BaseCommand):
             extras = {"places": places} if places is not None else {}
         try:
             order = self.order(code)
-            change = services.status_change_request(
+            change = changes.status_change_request(
                 order=order, action=action, user=requester, reason=options["reason"], comment=options["comment"],
                 security_code=options["security_code"], **extras,
             )
             if change.state == StatusChange.State.PENDING:
-                services.status_change_approve(change=change, user=approver, queue=False)
-            change = services.status_change_send(change_id=change.pk)
-        except (services.StatusChangeRefused, KaspiError) as exc:
+                changes.status_change_approve(change=change, user=approver, queue=False)
+            change = changes.status_change_send(change_id=change.pk)
+        except (changes.StatusChangeRefused, KaspiError) as exc:
             raise CommandError(str(exc)) from None
         line = f"order {order.code}: {change.get_action_display()} — {change.get_state_display()}: {change.message}"
         if change.state not in (StatusChange.State.DONE, StatusChange.State.APPLYING):
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         """The order here, or imported from Kaspi by its number."""
         order = Order.objects.filter(code=code).first()
         if order is None:
-            order = services.order_import_by_code(code=code)
+            order = sync.order_import_by_code(code=code)
         if order is None:
             raise CommandError(f"Kaspi has no order {code}")
         return order

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from kaspiconnect.locks import JobBusy
-from orders import services
+from orders import changes
 from orders.kaspi import KaspiError
 
 
@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            results = services.status_changes_push()
+            results = changes.status_changes_push()
         except JobBusy:
             raise CommandError("another status push is running; nothing sent from here") from None
         except KaspiError as exc:

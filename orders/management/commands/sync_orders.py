@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from kaspiconnect.locks import JobBusy
-from orders import services
+from orders import sync
 
 
 class Command(BaseCommand):
@@ -14,8 +14,8 @@ class Command(BaseCommand):
         if days is not None and not 1 <= days <= 365:
             raise CommandError("--days must be between 1 and 365")
         try:
-            run = services.orders_sync(days=days, progress=self.stdout.write)
-        except (services.OrderSyncError, JobBusy) as exc:
+            run = sync.orders_sync(days=days, progress=self.stdout.write)
+        except (sync.OrderSyncError, JobBusy) as exc:
             raise CommandError(f"order import failed: {exc}") from None
         self.stdout.write(
             f"orders imported: {run.received} read, {run.created} new, {run.updated} updated, "
