@@ -7,8 +7,8 @@ from functools import partial
 import requests
 from django.conf import settings
 
-from kaspiconnect.http import ApiError, call, describe_status, json_body
-from kaspiconnect.ratelimit import wait_turn
+from common.http import ApiError, call, describe_status, json_body
+from common.ratelimit import wait_turn
 
 log = logging.getLogger(__name__)
 

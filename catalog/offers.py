@@ -6,18 +6,15 @@ that open orders reserve.
 """
 
 import math
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from .models import City, Product, Store, is_price_on_request
+from common.text import clean_text
 
-# Characters XML 1.0 forbids (C0 controls other than tab, LF, CR; surrogates; U+FFFE/U+FFFF).
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_SPACES = re.compile(r"\s+")
+from .models import City, Product, Store, is_price_on_request
 
 
 class OfferError(Exception):
@@ -47,17 +44,6 @@ class Offer:
         return any(a.available for a in self.availabilities)
 
 
-def clean_text(value, limit=None):
-    """Strip what XML 1.0 cannot carry and fold white space; cut to `limit` on a word boundary."""
-    text = str(value or "")
-    # Most names are already clean, and the two substitutions are a third of a feed build. A printable
-    # string holds no control character and no white space but " ", so only a double space needs them.
-    if not text.isprintable() or "  " in text:
-        text = _SPACES.sub(" ", _XML_FORBIDDEN.sub("", text))
-    text = text.strip()
-    if limit and len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
-    return text
 
 
 def city_price(price, adjust_percent):

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 from django.utils import timezone
 
-from kaspiconnect.http import ApiError
+from common.http import ApiError
 
 from .models import SyncRun
 

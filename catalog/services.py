@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from kaspiconnect.http import ApiError
+from common.http import ApiError
 from kaspiconnect.locks import job_lock
 
 from .alstyle import AlstyleClient

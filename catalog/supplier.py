@@ -7,7 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
-from .offers import clean_text
+from common.money import parse_money
+from common.text import clean_text
 
 SKU_MAX_LENGTH = 20  # Kaspi's limit for offer/@sku
 _MORE_THAN = re.compile(r"^\s*>\s*(\d+)\s*$")
@@ -102,17 +103,6 @@ def _article(value):
     return article
 
 
-def parse_money(value):
-    """Whole tenge, half up; None for missing, zero, negative or unparseable."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value).replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount <= 0:
-        return None
-    return int(amount.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
 
 
 def _int_or_none(value):

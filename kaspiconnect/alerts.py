@@ -22,13 +22,13 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from catalog.models import SyncRun
+from common.http import ApiError, call, describe_status
+from common.log import mask_secrets
 from feeds.models import FeedFetch, FeedRun
 from orders.models import StatusChange
 
 from .format import tenge
-from .http import ApiError, call, describe_status
 from .locks import job_lock
-from .log import mask_secrets
 from .models import Alert
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 import re
 import uuid
 
-from .log import request_id
+from common.log import request_id
 
 # What proxies and load balancers send (UUIDs, hex, dotted ids); anything else could forge log lines.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")

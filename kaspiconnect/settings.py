@@ -263,7 +263,7 @@ CACHES = {
     "queue": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kaspiconnect_queue_cache"},
 }
 
-# --- logging (kaspiconnect.log) -----------------------------------------------------------------
+# --- logging (common.log) ------ -----------------------------------------------------------------
 LOG_LEVEL = _read(
     "LOG_LEVEL", env.str, "INFO", lambda v: v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
     "DEBUG, INFO, WARNING or ERROR",
@@ -278,17 +278,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "kaspiconnect.log.RequestIdFilter"},
-        "mask_secrets": {"()": "kaspiconnect.log.MaskSecretsFilter"},
+        "request_id": {"()": "common.log.RequestIdFilter"},
+        "mask_secrets": {"()": "common.log.MaskSecretsFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "kaspiconnect.log.JsonFormatter"},
+        "json": {"()": "common.log.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": _LOG_FILTERS},
         "file": {
-            "class": "kaspiconnect.log.RotatingFileHandler",
+            "class": "common.log.RotatingFileHandler",
             "filename": str(LOG_DIR / "kaspiconnect.log"),
             "maxBytes": 10 * 1024 * 1024,
             "backupCount": 5,

@@ -7,8 +7,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from kaspiconnect.http import ApiError, call, describe_status
-from kaspiconnect.ratelimit import wait_turn
+from common.http import ApiError, call, describe_status
+from common.ratelimit import wait_turn
 
 PAGE_SIZE = 100  # Kaspi refuses more
 WINDOW_DAYS = 14  # Kaspi refuses a wider creationDate filter

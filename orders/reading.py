@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product, SyncRun
-from catalog.offers import clean_text
-from catalog.supplier import parse_money
+from common.money import parse_money
+from common.text import clean_text
 
 from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock

@@ -122,7 +122,7 @@ def test_it_sends_a_timeout_and_its_own_user_agent(settings):
 def test_it_spaces_requests_by_the_minimum_interval(settings, monkeypatch):
     import time
 
-    from kaspiconnect import ratelimit
+    from common import ratelimit
 
     clock = {"now": 1000.0, "slept": []}
     monkeypatch.setattr(time, "time", lambda: clock["now"])
@@ -142,7 +142,7 @@ def test_it_spaces_requests_from_several_threads(settings):
     import threading
     import time
 
-    from kaspiconnect import ratelimit
+    from common import ratelimit
 
     stamps = []
 
@@ -176,7 +176,7 @@ def test_it_waits_out_a_bare_403_too(settings, monkeypatch):
 
 @responses.activate
 def test_a_token_in_the_path_never_reaches_a_timeout_message():
-    from kaspiconnect.http import ApiError, call
+    from common.http import ApiError, call
 
     responses.post("http://telegram.test/bot42:secret/sendMessage", body=requests.Timeout("slow"))
     with pytest.raises(ApiError) as error:

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from kaspiconnect.log import JsonFormatter, MaskSecretsFilter, RequestIdFilter, RotatingFileHandler
+from common.log import JsonFormatter, MaskSecretsFilter, RequestIdFilter, RotatingFileHandler
 from kaspiconnect.middleware import RequestIdMiddleware
 
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.alstyle import AlstyleClient
-from kaspiconnect.http import ApiError
+from common.http import ApiError
 from orders.kaspi import KaspiClient
 
 

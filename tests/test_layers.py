@@ -1,0 +1,29 @@
+"""The folders say which layer is which: the shared helpers import no app (nor the project package)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS_AND_PROJECT = {"catalog", "orders", "feeds", "kaspiconnect"}
+
+
+def imported_packages(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+def test_the_shared_helpers_import_no_app():
+    helpers = sorted((ROOT / "common").glob("*.py"))
+    assert helpers, "the shared helpers live in common/"
+    offending = {path.name: sorted(set(imported_packages(path)) & APPS_AND_PROJECT) for path in helpers}
+    assert {name: apps for name, apps in offending.items() if apps} == {}
+
+
+def test_it_sees_an_import_it_must_refuse(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom catalog.models import Product\nfrom .http import call\n")
+    assert set(imported_packages(sample)) & APPS_AND_PROJECT == {"catalog"}
