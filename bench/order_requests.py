@@ -25,7 +25,7 @@ def main(unfinished, history):
         _django(Path(tmp))
         from django.core.management import call_command
 
-        from kaspiconnect.sandbox.server import SandboxServer
+        from sandbox.server import SandboxServer
 
         call_command("migrate", verbosity=0)
         with SandboxServer(port=0, products=300, orders=history, order_days=60, seed=11) as server:

@@ -178,6 +178,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "feeds",
+    "sandbox",  # the simulated APIs and their command (demo and tests)
 ]
 
 MIDDLEWARE = [

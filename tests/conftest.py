@@ -77,7 +77,7 @@ def make_product(db):
 @pytest.fixture
 def sandbox(db, settings):
     """The project's own fake Al-Style and Kaspi, with the settings pointing at it."""
-    from kaspiconnect.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer(port=0, products=300, orders=120, order_days=30, seed=7).start()
     server.state.slow_seconds = 0.6

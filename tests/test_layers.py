@@ -1,4 +1,4 @@
-"""The folders say which layer is which: the shared helpers import no app (nor the project package)."""
+"""The folders say which layer is which: the shared helpers and the sandbox import no app (nor the project)."""
 
 import ast
 from pathlib import Path
@@ -20,6 +20,13 @@ def test_the_shared_helpers_import_no_app():
     helpers = sorted((ROOT / "common").glob("*.py"))
     assert helpers, "the shared helpers live in common/"
     offending = {path.name: sorted(set(imported_packages(path)) & APPS_AND_PROJECT) for path in helpers}
+    assert {name: apps for name, apps in offending.items() if apps} == {}
+
+
+def test_the_sandbox_plays_an_outside_service_and_imports_no_app():
+    modules = sorted((ROOT / "sandbox").rglob("*.py"))
+    offending = {str(path.relative_to(ROOT)): sorted(set(imported_packages(path)) & APPS_AND_PROJECT)
+                 for path in modules}
     assert {name: apps for name, apps in offending.items() if apps} == {}
 
 

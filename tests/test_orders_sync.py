@@ -210,7 +210,7 @@ def test_it_names_the_missing_token(db, settings):
 def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
     from django.core.management import call_command
 
-    from kaspiconnect.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer(port=0, products=300, orders=3000, order_days=60, seed=5).start()
     try:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from kaspiconnect.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 ALSTYLE_TOKEN = "sandbox-alstyle-token"
 KASPI_TOKEN = "sandbox-kaspi-token"
@@ -774,7 +774,7 @@ def test_a_part_cancellation_meets_the_injected_failures_too(srv):
 def test_it_places_new_orders_while_running_when_asked():
     import time
 
-    from kaspiconnect.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     with SandboxServer(port=0, products=50, orders=3, order_every=0.05) as server:
         deadline = time.monotonic() + 5
@@ -809,7 +809,7 @@ def test_buyers_undo_orders_and_couriers_collect_parcels_while_running():
 
 
 def test_kaspi_completes_a_kaspi_delivery_order_a_day_after_the_courier_took_it():
-    from kaspiconnect.sandbox import data
+    from sandbox import data
 
     now = int(time.time() * 1000)
     taken = {"status": "ACCEPTED_BY_MERCHANT", "state": "KASPI_DELIVERY",

@@ -4,7 +4,7 @@ import pytest
 
 from catalog.models import PricingRule, Product, SyncRun
 from catalog.services import SyncError, catalog_sync, stock_refresh
-from kaspiconnect.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from catalog.models import PricingRule, Store
 from catalog.services import SyncError, catalog_sync
 from feeds.services import feed_build
 from kaspiconnect.processes import run_web_and_queue
-from kaspiconnect.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 DEMO_INTERVAL = 1.0  # seconds between supplier requests: the real 5 s would make the demo slow
 DEMO_ORDER_EVERY = 120  # a sandbox buyer places a new order this often, seconds

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kaspiconnect.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 
 class Command(BaseCommand):
