@@ -4,8 +4,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from kaspiconnect.admin import ReadOnlyLogAdmin
-from kaspiconnect.format import seconds, tenge, tenge_display
+from common.admin import ReadOnlyLogAdmin
+from common.format import seconds, tenge, tenge_display
 
 from . import services
 from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun

@@ -5,8 +5,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from kaspiconnect.admin import ReadOnlyLogAdmin
-from kaspiconnect.format import seconds
+from common.admin import ReadOnlyLogAdmin
+from common.format import seconds
 from kaspiconnect.locks import JobBusy
 
 from .models import FeedFetch, FeedRun

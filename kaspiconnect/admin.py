@@ -1,20 +1,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from common.admin import ReadOnlyLogAdmin
+
 from .models import Alert
-
-
-class ReadOnlyLogAdmin(admin.ModelAdmin):
-    """A log written only by the code: nobody adds or edits rows; a superuser may clear them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 class StateFilter(admin.SimpleListFilter):

@@ -22,12 +22,12 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from catalog.models import SyncRun
+from common.format import tenge
 from common.http import ApiError, call, describe_status
 from common.log import mask_secrets
 from feeds.models import FeedFetch, FeedRun
 from orders.models import StatusChange
 
-from .format import tenge
 from .locks import job_lock
 from .models import Alert
 

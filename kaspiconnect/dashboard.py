@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from catalog.models import Product, SyncRun
+from common.format import tenge
 from feeds.models import FeedFetch, FeedRun
 from orders.models import KaspiStatus, Order, StatusChange
 
 from . import charts
 from .alerts import open_problems
-from .format import tenge
 from .models import Alert
 
 CHART_DAYS = 30

@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from kaspiconnect.admin import ReadOnlyLogAdmin
-from kaspiconnect.format import tenge_display
+from common.admin import ReadOnlyLogAdmin
+from common.format import tenge_display
 
 from . import changes
 from .models import Order, OrderEntry, OrderEvent, StatusChange

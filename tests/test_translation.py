@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from catalog.models import City, PricingRule, SyncRun
 from catalog.services import product_set_price, products_reprice
+from common.format import seconds, tenge
 from feeds.models import FeedFetch
 from feeds.services import feed_build
 from kaspiconnect.alerts import alerts_check
-from kaspiconnect.format import seconds, tenge
 from kaspiconnect.schedules import schedules_upsert
 from orders.changes import status_change_request
 from orders.models import KaspiStatus, Order, OrderEntry, StatusChange
