@@ -5,10 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from common.admin import ReadOnlyLogAdmin
-from common.format import seconds, tenge, tenge_display
+from common.format import tenge, tenge_display
 
 from . import services
-from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
+from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store
 
 
 class YesNoFilter(admin.SimpleListFilter):
@@ -245,23 +245,3 @@ class PriceChangeAdmin(PriceChangeMoney, ReadOnlyLogAdmin):
     list_select_related = ["product", "user"]
     search_fields = ["product__sku", "product__name", "user__username"]
     date_hierarchy = "at"
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyLogAdmin):
-    list_display = [
-        "started", "kind", "outcome", "duration_display", "received", "created", "updated", "unchanged",
-        "skipped", "vanished", "requests", "error_short",
-    ]
-    list_filter = ["kind", "outcome", "started"]
-    search_fields = ["error", "notes"]
-    date_hierarchy = "started"
-
-    @admin.display(description=_("duration"))
-    def duration_display(self, obj):
-        return seconds(obj.duration.total_seconds()) if obj.duration else "—"
-
-    @admin.display(description=_("error"))
-    def error_short(self, obj):
-        return obj.error[:120]
-

@@ -8,12 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from common.http import ApiError
-from kaspiconnect.locks import job_lock
+from jobs.locks import job_lock
+from jobs.models import JobRun
+from jobs.runs import recorded_run
 
 from .alstyle import AlstyleClient
-from .models import Brand, Category, PriceChange, Product, SyncRun
+from .models import Brand, Category, PriceChange, Product
 from .pricing import RuleBook, guard_holds
-from .runs import recorded_run
 from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, parse_stock
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def catalog_sync(*, client=None, progress=None):
 
 
 def _catalog_sync(client, progress):
-    with recorded_run(SyncRun.Kind.CATALOG, client=client, failure=SyncError, expected=(SyncError,)) as run:
+    with recorded_run(JobRun.Kind.CATALOG, client=client, failure=SyncError, expected=(SyncError,)) as run:
         raw = []
         for page, pages, elements in client.iter_pages():
             raw.extend(elements)
@@ -76,7 +77,7 @@ def stock_refresh(*, client=None):
 
 
 def _stock_refresh(client):
-    with recorded_run(SyncRun.Kind.STOCK, client=client, failure=SyncError, expected=(SyncError,)) as run:
+    with recorded_run(JobRun.Kind.STOCK, client=client, failure=SyncError, expected=(SyncError,)) as run:
         answer = client.quantity_price()
         run.received = len(answer)
         if not answer:

@@ -2,7 +2,7 @@
 
 from django_q.tasks import async_task
 
-from kaspiconnect.locks import skip_when_busy
+from jobs.locks import skip_when_busy
 
 from . import services
 

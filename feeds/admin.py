@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.admin import ReadOnlyLogAdmin
 from common.format import seconds
-from kaspiconnect.locks import JobBusy
+from jobs.locks import JobBusy
 
 from .models import FeedFetch, FeedRun
 from .services import feed_build

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
-from kaspiconnect.locks import job_lock
+from jobs.locks import job_lock
 from orders.stock import reserved_quantities
 
 from .models import FeedRun

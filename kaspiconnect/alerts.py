@@ -21,14 +21,14 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
-from catalog.models import SyncRun
 from common.format import tenge
 from common.http import ApiError, call, describe_status
 from common.log import mask_secrets
 from feeds.models import FeedFetch, FeedRun
+from jobs.locks import job_lock
+from jobs.models import JobRun
 from orders.models import StatusChange
 
-from .locks import job_lock
 from .models import Alert
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,10 @@ def _problems(now):
 
 
 def _failing_jobs():
-    for kind in (SyncRun.Kind.CATALOG, SyncRun.Kind.STOCK, SyncRun.Kind.ORDERS):
-        runs = SyncRun.objects.filter(kind=kind).exclude(outcome=SyncRun.Outcome.RUNNING)
+    for kind in (JobRun.Kind.CATALOG, JobRun.Kind.STOCK, JobRun.Kind.ORDERS):
+        runs = JobRun.objects.filter(kind=kind).exclude(outcome=JobRun.Outcome.RUNNING)
         yield from _failing(f"sync-failing:{kind}", kind.label, runs.values_list("outcome", "error"),
-                            {SyncRun.Outcome.FAILED})
+                            {JobRun.Outcome.FAILED})
     # A dry run publishes nothing, so it neither fails nor repairs the feed.
     runs = FeedRun.objects.filter(finished__isnull=False).exclude(outcome=FeedRun.Outcome.DRY_RUN)
     yield from _failing("feed-failing", _("feed build"), runs.values_list("outcome", "reason"),

@@ -21,9 +21,10 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from catalog.models import Product, SyncRun
+from catalog.models import Product
 from common.format import tenge
 from feeds.models import FeedFetch, FeedRun
+from jobs.models import JobRun
 from orders.models import KaspiStatus, Order, StatusChange
 
 from . import charts
@@ -89,11 +90,11 @@ def dashboard(*, request, now=None):
 
 # --- tiles --------------------------------------------------------------------------------------
 def _tiles(request, now):
-    runs_url = _changelist_url(request, SyncRun)
-    stock_at, stock_error = _sync_outcome(SyncRun.Kind.STOCK)
+    runs_url = _changelist_url(request, JobRun)
+    stock_at, stock_error = _sync_outcome(JobRun.Kind.STOCK)
     return [
         _tile(
-            _("Supplier catalogue"), *_sync_outcome(SyncRun.Kind.CATALOG, SyncRun.Kind.STOCK), now,
+            _("Supplier catalogue"), *_sync_outcome(JobRun.Kind.CATALOG, JobRun.Kind.STOCK), now,
             hours=(settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS),
             url=runs_url and f"{runs_url}?kind__exact=catalog", detail=_stock_detail(stock_at, stock_error, now),
         ),
@@ -108,7 +109,7 @@ def _tiles(request, now):
             url=_changelist_url(request, FeedFetch),
         ),
         _tile(
-            _("Orders imported"), *_sync_outcome(SyncRun.Kind.ORDERS), now,
+            _("Orders imported"), *_sync_outcome(JobRun.Kind.ORDERS), now,
             hours=(settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS),
             url=runs_url and f"{runs_url}?kind__exact=orders",
         ),
@@ -119,9 +120,9 @@ def _tiles(request, now):
 # The supplier tile counts the full sync and the stock refresh alike: both bring fresh supplier data,
 # and a failing refresh must turn it red within one refresh period, not a day later.
 def _sync_outcome(*kinds):
-    runs = SyncRun.objects.filter(kind__in=kinds).exclude(outcome=SyncRun.Outcome.RUNNING).order_by("-started")
-    ok, last = runs.filter(outcome=SyncRun.Outcome.OK).first(), runs.first()
-    error = last.error if last and last.outcome == SyncRun.Outcome.FAILED else None
+    runs = JobRun.objects.filter(kind__in=kinds).exclude(outcome=JobRun.Outcome.RUNNING).order_by("-started")
+    ok, last = runs.filter(outcome=JobRun.Outcome.OK).first(), runs.first()
+    error = last.error if last and last.outcome == JobRun.Outcome.FAILED else None
     return ok and (ok.finished or ok.started), error
 
 
@@ -223,7 +224,7 @@ def _alerts(request):
 # --- what went wrong lately ---------------------------------------------------------------------
 def _failures(request):
     """The newest failures of every kind: the newest few of each, merged."""
-    syncs = SyncRun.objects.filter(outcome=SyncRun.Outcome.FAILED).order_by("-started")[:FAILURES_SHOWN]
+    syncs = JobRun.objects.filter(outcome=JobRun.Outcome.FAILED).order_by("-started")[:FAILURES_SHOWN]
     builds = FeedRun.objects.filter(
         outcome__in=[FeedRun.Outcome.FAILED, FeedRun.Outcome.INVALID, FeedRun.Outcome.HELD]
     ).order_by("-started")[:FAILURES_SHOWN]

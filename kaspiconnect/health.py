@@ -16,8 +16,8 @@ from django.views.decorators.http import require_safe
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from catalog.models import SyncRun
 from feeds.models import FeedFetch, FeedRun
+from jobs.models import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def _queue():
 def _minutes_since(now):
     """Minutes since the last success of each outside-facing job; null when it never succeeded."""
     last = {
-        f"{kind}_sync": SyncRun.objects.filter(kind=kind, outcome=SyncRun.Outcome.OK).aggregate(at=Max("finished"))
-        for kind in (SyncRun.Kind.CATALOG, SyncRun.Kind.STOCK, SyncRun.Kind.ORDERS)
+        f"{kind}_sync": JobRun.objects.filter(kind=kind, outcome=JobRun.Outcome.OK).aggregate(at=Max("finished"))
+        for kind in (JobRun.Kind.CATALOG, JobRun.Kind.STOCK, JobRun.Kind.ORDERS)
     }
     last["feed_published"] = FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED).aggregate(at=Max("finished"))
     last["feed_fetched"] = FeedFetch.objects.filter(status__in=[200, 304]).aggregate(at=Max("at"))

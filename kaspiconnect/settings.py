@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "kaspiconnect",
+    "jobs",
     "catalog",
     "orders",
     "feeds",

@@ -1,7 +1,8 @@
 """Queue entry points for the project-wide jobs (schedules name these paths)."""
 
+from jobs.locks import skip_when_busy
+
 from . import alerts
-from .locks import skip_when_busy
 
 
 @skip_when_busy

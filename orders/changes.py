@@ -12,7 +12,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kaspiconnect.locks import job_lock
+from jobs.locks import job_lock
 
 from .kaspi import KaspiClient, KaspiError, answer_errors, answer_resource
 from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEvent, StatusChange

@@ -7,9 +7,10 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import Product, SyncRun
+from catalog.models import Product
 from common.money import parse_money
 from common.text import clean_text
+from jobs.models import JobRun
 
 from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock
@@ -22,7 +23,7 @@ MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
 
 def order_store(resource):
     """Store one order resource as Kaspi sent it; the order row, or None when it is unusable."""
-    tally = SyncRun(kind=SyncRun.Kind.ORDERS)  # counts of this one-off store; not saved
+    tally = JobRun(kind=JobRun.Kind.ORDERS)  # counts of this one-off store; not saved
     tally.lines = []
     store_page([resource], set(), tally)
     return Order.objects.filter(kaspi_id=str(resource.get("id"))).first()

@@ -7,9 +7,9 @@ from django.db import DatabaseError
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from catalog.models import SyncRun
-from catalog.runs import recorded_run
-from kaspiconnect.locks import job_lock
+from jobs.locks import job_lock
+from jobs.models import JobRun
+from jobs.runs import recorded_run
 
 from .changes import orders_propose, status_changes_settle
 from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
@@ -34,7 +34,7 @@ def orders_sync(*, days=None, client=None, progress=None):
     so what it costs grows with the orders of those days, not with every order still open.
     """
     client = client or KaspiClient()
-    with job_lock("orders-sync"), recorded_run(SyncRun.Kind.ORDERS, client=client, failure=OrderSyncError) as run:
+    with job_lock("orders-sync"), recorded_run(JobRun.Kind.ORDERS, client=client, failure=OrderSyncError) as run:
         until = timezone.now()
         since = until - timedelta(days=days) if days else _since(until)
         seen = set()
@@ -58,7 +58,7 @@ def _since(now):
     recent orders change there), from further back when the last successful run is older, but
     never before the oldest order here: history the first run left out stays out.
     """
-    last = SyncRun.objects.filter(kind=SyncRun.Kind.ORDERS, outcome=SyncRun.Outcome.OK).order_by("-started").first()
+    last = JobRun.objects.filter(kind=JobRun.Kind.ORDERS, outcome=JobRun.Outcome.OK).order_by("-started").first()
     if last is None:
         return now - timedelta(days=settings.ORDERS_FIRST_DAYS)
     watermark = last.started - timedelta(minutes=settings.ORDERS_OVERLAP_MINUTES)

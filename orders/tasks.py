@@ -1,6 +1,6 @@
 """Queue entry points: thin wrappers that call the services (schedules name these paths)."""
 
-from kaspiconnect.locks import skip_when_busy
+from jobs.locks import skip_when_busy
 
 from . import changes, sync
 

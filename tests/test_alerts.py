@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db.models import Max
 from django.utils import timezone, translation
 
-from catalog.models import SyncRun
 from feeds.models import FeedFetch, FeedRun
+from jobs.models import JobRun
 from kaspiconnect import alerts, tasks
 from kaspiconnect.models import Alert
 from orders.models import Order, StatusChange
@@ -41,7 +41,7 @@ def telegram(sandbox, settings):
 def sync_runs(*outcomes, kind="catalog", error="HTTP 503"):
     """Finished runs, each a minute after the run before."""
     for outcome in outcomes:
-        SyncRun.objects.create(kind=kind, outcome=outcome, started=_next(SyncRun), finished=timezone.now(),
+        JobRun.objects.create(kind=kind, outcome=outcome, started=_next(JobRun), finished=timezone.now(),
                                error=error if outcome == "failed" else "")
 
 

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from catalog.models import Brand, Category, City, PriceChange, PricingRule, Product, Store, SyncRun
+from catalog.models import Brand, Category, City, PriceChange, PricingRule, Product, Store
+from jobs.models import JobRun
 
 
 @pytest.fixture
@@ -10,11 +11,11 @@ def catalogue(make_product, store):
     PricingRule.objects.create(name="default", markup_percent=20)
     Category.objects.create(id=5, name="Колонки")
     City.objects.create(city_id="750000000", name="Алматы")
-    SyncRun.objects.create(kind="catalog", outcome="failed", error="HTTP 500")
+    JobRun.objects.create(kind="catalog", outcome="failed", error="HTTP 500")
     return [make_product(brand="Xiaomi", category=5, name=f"Колонка {i}") for i in range(30)]
 
 
-@pytest.mark.parametrize("model", [Product, PricingRule, Category, Brand, Store, City, PriceChange, SyncRun])
+@pytest.mark.parametrize("model", [Product, PricingRule, Category, Brand, Store, City, PriceChange, JobRun])
 def test_it_opens_every_catalogue_page_for_a_superuser(admin_client, catalogue, model):
     meta = model._meta
     changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
@@ -112,9 +113,9 @@ def test_confirming_held_prices_needs_the_permission(client, catalogue):
 
 
 def test_sync_runs_are_read_only(admin_client, catalogue):
-    run = SyncRun.objects.first()
-    assert admin_client.get(reverse("admin:catalog_syncrun_add")).status_code == 403
-    response = admin_client.post(reverse("admin:catalog_syncrun_change", args=[run.pk]), {"error": "edited"})
+    run = JobRun.objects.first()
+    assert admin_client.get(reverse("admin:jobs_jobrun_add")).status_code == 403
+    response = admin_client.post(reverse("admin:jobs_jobrun_change", args=[run.pk]), {"error": "edited"})
     assert response.status_code == 403
 
 

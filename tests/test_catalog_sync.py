@@ -3,8 +3,9 @@
 import pytest
 import responses
 
-from catalog.models import Category, PricingRule, Product, SyncRun
+from catalog.models import Category, PricingRule, Product
 from catalog.services import SyncError, catalog_sync
+from jobs.models import JobRun
 
 BASE = "http://alstyle.test/api"
 
@@ -114,7 +115,7 @@ def test_a_mid_sync_failure_changes_nothing(fake):
     with pytest.raises(SyncError, match="HTTP 500"):
         catalog_sync()
     assert Product.objects.get(article=100000).purchase_price == 1000
-    failed = SyncRun.objects.filter(outcome="failed").get()
+    failed = JobRun.objects.filter(outcome="failed").get()
     assert "HTTP 500" in failed.error and failed.finished
 
 
@@ -160,7 +161,7 @@ def test_the_command_says_in_one_line_when_a_sync_is_already_running(db):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
 
     with job_lock("supplier"), pytest.raises(CommandError, match="already running"):
         call_command("sync_products")
@@ -172,4 +173,4 @@ def test_the_refresh_stock_command_runs_the_cheap_refresh(db, sandbox, capsys):
     catalog_sync()
     call_command("refresh_stock")
     assert "stock refreshed" in capsys.readouterr().out
-    assert SyncRun.objects.filter(kind="stock", outcome="ok").count() == 1
+    assert JobRun.objects.filter(kind="stock", outcome="ok").count() == 1

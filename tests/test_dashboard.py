@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from catalog.models import SyncRun
 from feeds.models import FeedFetch, FeedRun
+from jobs.models import JobRun
 from kaspiconnect import charts
 from kaspiconnect.dashboard import dashboard
 from kaspiconnect.models import Alert
@@ -29,9 +29,9 @@ def _order(**fields):
     return Order.objects.create(**{**defaults, **fields})
 
 
-def _sync(kind, *, hours_ago, outcome=SyncRun.Outcome.OK, error=""):
+def _sync(kind, *, hours_ago, outcome=JobRun.Outcome.OK, error=""):
     at = timezone.now() - timedelta(hours=hours_ago)
-    return SyncRun.objects.create(kind=kind, started=at, finished=at, outcome=outcome, error=error)
+    return JobRun.objects.create(kind=kind, started=at, finished=at, outcome=outcome, error=error)
 
 
 def _tiles(request):
@@ -66,7 +66,7 @@ def request_(rf, admin_user):
     ("hours_ago", "colour", "state"), [(1, "green", "on time"), (30, "amber", "late"), (60, "red", "overdue")]
 )
 def test_it_colours_the_catalogue_tile_by_the_age_of_the_last_success(request_, hours_ago, colour, state):
-    _sync(SyncRun.Kind.CATALOG, hours_ago=hours_ago)
+    _sync(JobRun.Kind.CATALOG, hours_ago=hours_ago)
 
     tile = _tiles(request_)["Supplier catalogue"]
 
@@ -76,7 +76,7 @@ def test_it_colours_the_catalogue_tile_by_the_age_of_the_last_success(request_, 
 
 def test_it_takes_thresholds_from_settings(request_, settings):
     settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS = 5, 10
-    _sync(SyncRun.Kind.ORDERS, hours_ago=1)
+    _sync(JobRun.Kind.ORDERS, hours_ago=1)
 
     assert _tiles(request_)["Orders imported"].colour == "green"
 
@@ -88,9 +88,9 @@ def test_it_shows_red_never_for_jobs_that_never_ran(request_):
 
 
 def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(request_):
-    _sync(SyncRun.Kind.ORDERS, hours_ago=0.2)
-    _sync(SyncRun.Kind.ORDERS, hours_ago=0.1, outcome=SyncRun.Outcome.FAILED, error="Kaspi answered 503 " + "x" * 500)
-    _sync(SyncRun.Kind.ORDERS, hours_ago=0, outcome=SyncRun.Outcome.RUNNING)  # not finished: no verdict yet
+    _sync(JobRun.Kind.ORDERS, hours_ago=0.2)
+    _sync(JobRun.Kind.ORDERS, hours_ago=0.1, outcome=JobRun.Outcome.FAILED, error="Kaspi answered 503 " + "x" * 500)
+    _sync(JobRun.Kind.ORDERS, hours_ago=0, outcome=JobRun.Outcome.RUNNING)  # not finished: no verdict yet
 
     tile = _tiles(request_)["Orders imported"]
 
@@ -100,8 +100,8 @@ def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(request_
 
 
 def test_a_failed_stock_refresh_turns_the_catalogue_tile_red_at_once(request_):
-    _sync(SyncRun.Kind.CATALOG, hours_ago=2)
-    _sync(SyncRun.Kind.STOCK, hours_ago=0.5, outcome=SyncRun.Outcome.FAILED, error="token rejected")
+    _sync(JobRun.Kind.CATALOG, hours_ago=2)
+    _sync(JobRun.Kind.STOCK, hours_ago=0.5, outcome=JobRun.Outcome.FAILED, error="token rejected")
 
     tile = _tiles(request_)["Supplier catalogue"]
 
@@ -110,8 +110,8 @@ def test_a_failed_stock_refresh_turns_the_catalogue_tile_red_at_once(request_):
 
 
 def test_a_good_stock_refresh_counts_as_fresh_supplier_data(request_):
-    _sync(SyncRun.Kind.CATALOG, hours_ago=30)
-    _sync(SyncRun.Kind.STOCK, hours_ago=0.5)
+    _sync(JobRun.Kind.CATALOG, hours_ago=30)
+    _sync(JobRun.Kind.STOCK, hours_ago=0.5)
 
     tile = _tiles(request_)["Supplier catalogue"]
 
@@ -186,14 +186,14 @@ def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make
 
 def test_it_lists_the_latest_failures_newest_first_with_their_messages(admin_client):
     now = timezone.now()
-    SyncRun.objects.create(kind=SyncRun.Kind.CATALOG, started=now - timedelta(hours=3), outcome="failed",
+    JobRun.objects.create(kind=JobRun.Kind.CATALOG, started=now - timedelta(hours=3), outcome="failed",
                            error="Al-Style timed out")
     FeedRun.objects.create(started=now - timedelta(hours=2), outcome=FeedRun.Outcome.INVALID,
                            reason="The feed does not match the schema")
     StatusChange.objects.create(order=_order(code="777"), action="accept", state="failed",
                                 finished_at=now - timedelta(hours=1), message="<b>order not found</b>")
     for n in range(10):  # older than all of the above: only some of them fit
-        SyncRun.objects.create(kind=SyncRun.Kind.STOCK, started=now - timedelta(days=1, hours=n), outcome="failed",
+        JobRun.objects.create(kind=JobRun.Kind.STOCK, started=now - timedelta(days=1, hours=n), outcome="failed",
                                error=f"old failure {n}")
 
     response = admin_client.get("/admin/")
@@ -283,7 +283,7 @@ def _lots(n):
         at = now - timedelta(hours=i * 3)
         order = _order(created_at_kaspi=at)
         StatusChange.objects.create(order=order, action="accept", state="failed", finished_at=at, message="no")
-        SyncRun.objects.create(kind=SyncRun.Kind.ORDERS, started=at, finished=at, outcome="failed", error="x")
+        JobRun.objects.create(kind=JobRun.Kind.ORDERS, started=at, finished=at, outcome="failed", error="x")
         FeedRun.objects.create(started=at, outcome="published", offers=i)
         FeedFetch.objects.create(at=at, status=200)
         Alert.objects.create(key=f"alert-{next(_codes)}", kind="job_failing", subject="s",

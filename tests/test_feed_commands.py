@@ -95,7 +95,7 @@ def test_it_fails_on_a_missing_file(tmp_path):
 
 
 def test_build_feed_says_in_one_line_when_a_build_is_running(store):
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
 
     with job_lock("feed-build"), pytest.raises(CommandError, match="feed-build is already running"):
         call_command("build_feed")

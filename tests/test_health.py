@@ -10,8 +10,8 @@ from django_q.conf import Conf
 from django_q.signing import SignedPackage
 from django_q.status import Stat, Status
 
-from catalog.models import SyncRun
 from feeds.models import FeedRun
+from jobs.models import JobRun
 from kaspiconnect import health
 
 
@@ -70,8 +70,8 @@ def test_a_dead_database_fails_the_check(client, cluster, monkeypatch):
 
 def test_it_says_how_long_ago_each_job_last_succeeded_and_nothing_secret(client, cluster, settings):
     now = timezone.now()
-    SyncRun.objects.create(kind="catalog", outcome="ok", finished=now - timedelta(minutes=90))
-    SyncRun.objects.create(kind="catalog", outcome="failed", finished=now)
+    JobRun.objects.create(kind="catalog", outcome="ok", finished=now - timedelta(minutes=90))
+    JobRun.objects.create(kind="catalog", outcome="failed", finished=now)
     FeedRun.objects.create(outcome="published", finished=now - timedelta(minutes=12))
     response = client.get("/healthz")
     assert response.json()["minutes_since"] == {

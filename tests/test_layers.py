@@ -34,3 +34,27 @@ def test_it_sees_an_import_it_must_refuse(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom catalog.models import Product\nfrom .http import call\n")
     assert set(imported_packages(sample)) & APPS_AND_PROJECT == {"catalog"}
+
+
+def test_jobs_imports_no_app():
+    modules = [p for p in sorted((ROOT / "jobs").rglob("*.py")) if "migrations" not in p.parts]
+    offending = {str(path.relative_to(ROOT)): sorted(set(imported_packages(path)) & APPS_AND_PROJECT)
+                 for path in modules}
+    assert {name: apps for name, apps in offending.items() if apps} == {}
+
+
+def test_the_run_rows_survive_their_move_to_jobs(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("catalog", "0003_price_lock_source"), ("jobs", None)]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state([before[0]]).apps.get_model("catalog", "SyncRun")
+    old.objects.create(kind="catalog", outcome="ok", received=7)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    from jobs.models import JobRun
+
+    assert list(JobRun.objects.values_list("kind", "outcome", "received")) == [("catalog", "ok", 7)]

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from catalog.models import SyncRun
 from catalog.services import catalog_sync
-from kaspiconnect.locks import JobBusy
+from jobs.locks import JobBusy
+from jobs.models import JobRun
 from orders.models import Order, OrderEntry, StatusChange
 from orders.sync import orders_sync, windows
 
@@ -170,7 +170,7 @@ def test_a_failed_import_keeps_what_it_stored_and_does_not_move_the_watermark(db
     sandbox.state.kaspi_down = True
     with pytest.raises(Exception, match="503"):
         orders_sync(days=30)
-    run = SyncRun.objects.get(kind="orders")
+    run = JobRun.objects.get(kind="orders")
     assert run.outcome == "failed" and "503" in run.error
     sandbox.state.kaspi_down = False
     orders_sync(days=30)
@@ -194,7 +194,7 @@ def test_it_converges_with_twenty_percent_failures(db, sandbox, settings):
 
 
 def test_a_second_run_while_one_is_running_is_refused(db, sandbox):
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
 
     with job_lock("orders-sync"):
         with pytest.raises(JobBusy):
@@ -224,7 +224,7 @@ def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
         assert_kaspi_rules_kept(server)
         call_command("sync_orders", "--days", "60")
         assert Order.objects.count() == 3000
-        assert SyncRun.objects.filter(kind="orders").order_by("-started").first().created == 0
+        assert JobRun.objects.filter(kind="orders").order_by("-started").first().created == 0
     finally:
         server.stop()
 

@@ -7,7 +7,7 @@ from django.db import connection, connections
 
 from catalog.models import Product
 from catalog.services import catalog_sync
-from kaspiconnect.locks import JobBusy, job_lock
+from jobs.locks import JobBusy, job_lock
 from orders.changes import status_change_approve, status_change_request, status_change_send
 from orders.models import Order, OrderEntry, StatusChange
 from orders.reading import order_fields, upsert_order

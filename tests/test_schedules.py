@@ -45,7 +45,7 @@ def test_queue_limits_are_set_on_purpose(settings):
 
 def test_a_task_steps_aside_while_the_same_job_runs(db):
     from catalog.tasks import sync_catalog
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
 
     with job_lock("supplier"):
         assert sync_catalog().startswith("skipped: supplier is already running")
@@ -55,7 +55,7 @@ def test_a_sync_queues_a_feed_build_of_its_own_and_a_skipped_one_queues_none(db,
     from catalog.models import PricingRule
     from catalog.tasks import refresh_stock, sync_catalog
     from feeds.models import FeedRun
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
 
     PricingRule.objects.create(name="default", markup_percent=20)
     sync_catalog()  # the queue runs tasks inline in tests: the queued build has run

@@ -404,7 +404,7 @@ def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
 
 
 def test_the_push_command_and_the_task_share_one_lock(db, sandbox):
-    from kaspiconnect.locks import job_lock
+    from jobs.locks import job_lock
     from orders import tasks
 
     with job_lock("status-push"):

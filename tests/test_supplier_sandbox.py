@@ -2,8 +2,9 @@
 
 import pytest
 
-from catalog.models import PricingRule, Product, SyncRun
+from catalog.models import PricingRule, Product
 from catalog.services import SyncError, catalog_sync, stock_refresh
+from jobs.models import JobRun
 from sandbox.server import SandboxServer
 
 
@@ -72,7 +73,7 @@ def test_a_supplier_failure_mid_walk_changes_nothing(sandbox):
     with pytest.raises(SyncError):
         catalog_sync()
     assert dict(Product.objects.values_list("article", "supplier_hash")) == before
-    assert SyncRun.objects.filter(outcome="failed").count() == 1
+    assert JobRun.objects.filter(outcome="failed").count() == 1
 
 
 def test_a_bad_token_fails_once_with_a_clear_message(sandbox, settings):

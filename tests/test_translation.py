@@ -21,11 +21,12 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import City, PricingRule, SyncRun
+from catalog.models import City, PricingRule
 from catalog.services import product_set_price, products_reprice
 from common.format import seconds, tenge
 from feeds.models import FeedFetch
 from feeds.services import feed_build
+from jobs.models import JobRun
 from kaspiconnect.alerts import alerts_check
 from kaspiconnect.schedules import schedules_upsert
 from orders.changes import status_change_request
@@ -152,7 +153,7 @@ def shop(db, admin_user, store, make_product):
     product.proposed_price = 15990
     product.save()
     City.objects.create(city_id="750000000", name="Алматы", price_adjust_percent=5)
-    SyncRun.objects.create(kind=SyncRun.Kind.STOCK, outcome=SyncRun.Outcome.FAILED, error="HTTP 500",
+    JobRun.objects.create(kind=JobRun.Kind.STOCK, outcome=JobRun.Outcome.FAILED, error="HTTP 500",
                            finished=timezone.now())
     run = feed_build()
     FeedFetch.objects.create(client_ip="10.0.0.1", user_agent="Kaspi", status=200, bytes=run.bytes, run=run)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import services
-from kaspiconnect.locks import JobBusy
+from jobs.locks import JobBusy
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 
 from feeds.models import FeedRun
 from feeds.services import feed_build
-from kaspiconnect.locks import JobBusy
+from jobs.locks import JobBusy
 
 
 class Command(BaseCommand):

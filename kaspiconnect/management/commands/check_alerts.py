@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from jobs.locks import JobBusy
 from kaspiconnect import alerts
-from kaspiconnect.locks import JobBusy
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from kaspiconnect.locks import JobBusy
+from jobs.locks import JobBusy
 from orders import sync
 
 

@@ -6,29 +6,29 @@ from django.utils import timezone
 
 from common.http import ApiError
 
-from .models import SyncRun
+from .models import JobRun
 
 MAX_NOTES = 200
 
 
 @contextmanager
 def recorded_run(kind, *, client, failure, expected=()):
-    """Yield a fresh `SyncRun` of `kind`; save it however the block ends.
+    """Yield a fresh `JobRun` of `kind`; save it however the block ends.
 
     The block fills in counts and appends to `run.lines`. An `ApiError` or one of `expected`
     marks the run failed and comes out as `failure` (one typed error for commands and tasks);
     anything else is recorded with its type and raised as it is.
     """
-    run = SyncRun.objects.create(kind=kind)
+    run = JobRun.objects.create(kind=kind)
     run.lines = []
     try:
         yield run
-        run.outcome = SyncRun.Outcome.OK
+        run.outcome = JobRun.Outcome.OK
     except (ApiError, *expected) as exc:
-        run.outcome, run.error = SyncRun.Outcome.FAILED, str(exc)
+        run.outcome, run.error = JobRun.Outcome.FAILED, str(exc)
         raise failure(str(exc)) from exc
     except Exception as exc:
-        run.outcome, run.error = SyncRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        run.outcome, run.error = JobRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
         raise
     finally:
         run.requests = client.requests

@@ -1,0 +1,47 @@
+"""What every job leaves behind: one row a run."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class JobRun(models.Model):
+    """One run of a job that talks to the outside world: when, how long, counts, outcome."""
+
+    class Kind(models.TextChoices):
+        CATALOG = "catalog", _("supplier catalogue")
+        STOCK = "stock", _("supplier stock and prices")
+        ORDERS = "orders", _("Kaspi orders")
+        STATUSES = "statuses", _("status push")
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("running")
+        OK = "ok", _("ok")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, db_index=True)
+    started = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    received = models.PositiveIntegerField(_("received"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    vanished = models.PositiveIntegerField(_("vanished"), default=0)
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started"]
+        db_table = "catalog_syncrun"  # moved from the catalogue, rows and all
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.started:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self):
+        return (self.finished - self.started) if self.finished else None
