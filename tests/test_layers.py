@@ -52,9 +52,19 @@ def test_the_run_rows_survive_their_move_to_jobs(transactional_db):
     executor.migrate(before)
     old = executor.loader.project_state([before[0]]).apps.get_model("catalog", "SyncRun")
     old.objects.create(kind="catalog", outcome="ok", received=7)
+    from django.contrib.auth.models import Permission, User
+    from django.contrib.contenttypes.models import ContentType
+
+    # As an installation from before the move has them: the catalogue's content type and permission.
+    ContentType.objects.filter(app_label="jobs").delete()
+    legacy = ContentType.objects.create(app_label="catalog", model="syncrun")
+    viewer = User.objects.create_user("viewer")
+    viewer.user_permissions.add(Permission.objects.create(content_type=legacy, codename="view_syncrun",
+                                                          name="Can view sync run"))
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     from jobs.models import JobRun
 
     assert list(JobRun.objects.values_list("kind", "outcome", "received")) == [("catalog", "ok", 7)]
+    assert User.objects.get(pk=viewer.pk).has_perm("jobs.view_jobrun")  # who could see the runs still can
