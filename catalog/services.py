@@ -8,9 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from common.http import ApiError
-from jobs.locks import job_lock
 from jobs.models import JobRun
-from jobs.runs import recorded_run
+from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product
@@ -37,32 +36,32 @@ def catalog_sync(*, client=None, progress=None):
     whose supplier data changed, so an unchanged catalogue writes no product at all.
     """
     client = client or AlstyleClient()
-    with job_lock("supplier"):
-        return _catalog_sync(client, progress)
-
-
-def _catalog_sync(client, progress):
-    with recorded_run(JobRun.Kind.CATALOG, client=client, failure=SyncError, expected=(SyncError,)) as run:
-        raw = []
-        for page, pages, elements in client.iter_pages():
-            raw.extend(elements)
-            if progress:
-                progress(f"page {page}/{pages}: {len(raw)} products read")
-        run.received = len(raw)
-        items, run.skipped = _parse_all(raw, run.lines)
-        if not items:
-            raise SyncError(gettext("the supplier returned no usable products; the catalogue was left as it was"))
-        try:
-            tree = category_parents(client.categories())
-        except ApiError as exc:
-            run.lines.append(f"categories not refreshed: {exc}")
-            tree = {}
-        with transaction.atomic():
-            run.created, run.updated, run.unchanged, run.vanished = _write(items, tree)
-            repriced = products_reprice()
-        if repriced:
-            run.lines.append(f"{repriced} prices changed by the rules")
+    with locked_run(JobRun.Kind.CATALOG, lock="supplier", client=client, failure=SyncError,
+                    expected=(SyncError,)) as run:
+        _catalog_sync(client, progress, run)
     return run
+
+
+def _catalog_sync(client, progress, run):
+    raw = []
+    for page, pages, elements in client.iter_pages():
+        raw.extend(elements)
+        if progress:
+            progress(f"page {page}/{pages}: {len(raw)} products read")
+    run.received = len(raw)
+    items, run.skipped = _parse_all(raw, run.lines)
+    if not items:
+        raise SyncError(gettext("the supplier returned no usable products; the catalogue was left as it was"))
+    try:
+        tree = category_parents(client.categories())
+    except ApiError as exc:
+        run.lines.append(f"categories not refreshed: {exc}")
+        tree = {}
+    with transaction.atomic():
+        run.created, run.updated, run.unchanged, run.vanished = _write(items, tree)
+        repriced = products_reprice()
+    if repriced:
+        run.lines.append(f"{repriced} prices changed by the rules")
 
 
 def stock_refresh(*, client=None):
@@ -72,21 +71,21 @@ def stock_refresh(*, client=None):
     change are not written; changed purchase prices go through the pricing rules.
     """
     client = client or AlstyleClient()
-    with job_lock("supplier"):
-        return _stock_refresh(client)
-
-
-def _stock_refresh(client):
-    with recorded_run(JobRun.Kind.STOCK, client=client, failure=SyncError, expected=(SyncError,)) as run:
-        answer = client.quantity_price()
-        run.received = len(answer)
-        if not answer:
-            raise SyncError(gettext("the supplier returned no stock; nothing was changed"))
-        with transaction.atomic():
-            changed, run.skipped, run.unchanged = _apply_stock(answer)
-            run.updated = len(changed)
-            products_reprice(queryset=Product.objects.filter(pk__in=changed))
+    with locked_run(JobRun.Kind.STOCK, lock="supplier", client=client, failure=SyncError,
+                    expected=(SyncError,)) as run:
+        _stock_refresh(client, run)
     return run
+
+
+def _stock_refresh(client, run):
+    answer = client.quantity_price()
+    run.received = len(answer)
+    if not answer:
+        raise SyncError(gettext("the supplier returned no stock; nothing was changed"))
+    with transaction.atomic():
+        changed, run.skipped, run.unchanged = _apply_stock(answer)
+        run.updated = len(changed)
+        products_reprice(queryset=Product.objects.filter(pk__in=changed))
 
 
 def _apply_stock(answer):

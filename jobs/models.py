@@ -18,10 +18,14 @@ class JobRun(models.Model):
         RUNNING = "running", _("running")
         OK = "ok", _("ok")
         FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped: already running")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, db_index=True)
     started = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
     finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The runs that did their work, well or not: a skipped one says nothing about the job's health.
+    DID_WORK = [Outcome.OK, Outcome.FAILED]
+
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
     received = models.PositiveIntegerField(_("received"), default=0)
     created = models.PositiveIntegerField(_("created"), default=0)

@@ -1,14 +1,28 @@
 """The row every job that talks to the outside world leaves behind: when, how long, what, outcome."""
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from django.utils import timezone
 
 from common.http import ApiError
 
+from .locks import JobBusy, job_lock
 from .models import JobRun
 
 MAX_NOTES = 200
+
+
+@contextmanager
+def locked_run(kind, *, lock, client, failure, expected=()):
+    """`recorded_run` under the job's lock. A run that finds another holding it leaves a "skipped" row
+    and raises `JobBusy`: it did nothing, so it triggers nothing either."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(job_lock(lock))
+        except JobBusy as busy:
+            JobRun.objects.create(kind=kind, outcome=JobRun.Outcome.SKIPPED, finished=timezone.now(), error=str(busy))
+            raise
+        yield stack.enter_context(recorded_run(kind, client=client, failure=failure, expected=expected))
 
 
 @contextmanager

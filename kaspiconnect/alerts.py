@@ -91,7 +91,7 @@ def _problems(now):
 
 def _failing_jobs():
     for kind in (JobRun.Kind.CATALOG, JobRun.Kind.STOCK, JobRun.Kind.ORDERS):
-        runs = JobRun.objects.filter(kind=kind).exclude(outcome=JobRun.Outcome.RUNNING)
+        runs = JobRun.objects.filter(kind=kind, outcome__in=JobRun.DID_WORK)
         yield from _failing(f"sync-failing:{kind}", kind.label, runs.values_list("outcome", "error"),
                             {JobRun.Outcome.FAILED})
     # A dry run publishes nothing, so it neither fails nor repairs the feed.

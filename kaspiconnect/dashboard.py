@@ -120,7 +120,7 @@ def _tiles(request, now):
 # The supplier tile counts the full sync and the stock refresh alike: both bring fresh supplier data,
 # and a failing refresh must turn it red within one refresh period, not a day later.
 def _sync_outcome(*kinds):
-    runs = JobRun.objects.filter(kind__in=kinds).exclude(outcome=JobRun.Outcome.RUNNING).order_by("-started")
+    runs = JobRun.objects.filter(kind__in=kinds, outcome__in=JobRun.DID_WORK).order_by("-started")
     ok, last = runs.filter(outcome=JobRun.Outcome.OK).first(), runs.first()
     error = last.error if last and last.outcome == JobRun.Outcome.FAILED else None
     return ok and (ok.finished or ok.started), error

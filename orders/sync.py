@@ -7,9 +7,8 @@ from django.db import DatabaseError
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from jobs.locks import job_lock
 from jobs.models import JobRun
-from jobs.runs import recorded_run
+from jobs.runs import locked_run
 
 from .changes import orders_propose, status_changes_settle
 from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
@@ -34,7 +33,7 @@ def orders_sync(*, days=None, client=None, progress=None):
     so what it costs grows with the orders of those days, not with every order still open.
     """
     client = client or KaspiClient()
-    with job_lock("orders-sync"), recorded_run(JobRun.Kind.ORDERS, client=client, failure=OrderSyncError) as run:
+    with locked_run(JobRun.Kind.ORDERS, lock="orders-sync", client=client, failure=OrderSyncError) as run:
         until = timezone.now()
         since = until - timedelta(days=days) if days else _since(until)
         seen = set()

@@ -297,3 +297,13 @@ def test_the_fake_telegram_answers_like_telegram(sandbox):
     sandbox.state.telegram_down = True
     assert requests.post(url, data={"chat_id": "-100", "text": "x"}, timeout=5).status_code == 502
     assert sandbox.state.telegram_messages == [{"chat_id": "-100", "text": "привет"}]
+
+
+def test_a_skipped_run_neither_breaks_nor_makes_a_failure_streak(db, settings):
+    from jobs.models import JobRun
+
+    settings.ALERT_FAILURES_IN_A_ROW = 2
+    JobRun.objects.create(kind="orders", outcome="failed", error="HTTP 503")
+    JobRun.objects.create(kind="orders", outcome="skipped", error="orders-sync is already running")
+    JobRun.objects.create(kind="orders", outcome="failed", error="HTTP 503")
+    assert [a.key for a in alerts.alerts_check().opened] == ["sync-failing:orders"]

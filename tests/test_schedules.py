@@ -63,5 +63,9 @@ def test_a_sync_queues_a_feed_build_of_its_own_and_a_skipped_one_queues_none(db,
     with job_lock("supplier"):
         assert refresh_stock().startswith("skipped:")
     assert FeedRun.objects.count() == 1
+    from jobs.models import JobRun
+
+    skipped = JobRun.objects.get(outcome="skipped")  # recorded as skipped, and it triggered nothing
+    assert skipped.kind == "stock" and "already running" in skipped.error
     refresh_stock()
     assert FeedRun.objects.count() == 2
