@@ -3,8 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class KaspiconnectConfig(AppConfig):
+    """The project: settings, urls, the admin's titles, and the commands that start the whole shop."""
+
     name = "kaspiconnect"
-    verbose_name = _("Monitoring")
+    verbose_name = "kaspiconnect"
 
     def ready(self):
         from django.contrib import admin

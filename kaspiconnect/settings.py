@@ -124,7 +124,7 @@ ORDERS_STALE_REFRESH_HOURS = _read("ORDERS_STALE_REFRESH_HOURS", env.float, 6, l
 ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
 STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")
 
-# --- alerts (kaspiconnect.alerts): each channel is optional -------------------------------------
+# --- alerts (monitoring.alerts): each channel is optional -------------------------------------
 TELEGRAM_BOT_TOKEN = _read("TELEGRAM_BOT_TOKEN", env.str, "")
 TELEGRAM_CHAT_ID = _read(
     "TELEGRAM_CHAT_ID", env.str, "", lambda v: re.fullmatch(r"(-?\d+|@\w{5,})?", v), "a chat id or @channel"
@@ -179,6 +179,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "feeds",
+    "monitoring",  # dashboard, alerts, health: above the apps
     "sandbox",  # the simulated APIs and their command (demo and tests)
 ]
 

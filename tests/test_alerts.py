@@ -13,8 +13,8 @@ from django.utils import timezone, translation
 
 from feeds.models import FeedFetch, FeedRun
 from jobs.models import JobRun
-from kaspiconnect import alerts, tasks
-from kaspiconnect.models import Alert
+from monitoring import alerts, tasks
+from monitoring.models import Alert
 from orders.models import Order, StatusChange
 
 BOT_TOKEN = "123456:telegram-bot-secret"
@@ -281,9 +281,9 @@ def test_the_admin_lists_alerts_read_only(admin_client, db):
     alerts.alerts_check()
     alert = Alert.objects.get()
     for query in ("", "?state=open", "?state=resolved", "?kind=job_failing"):
-        assert admin_client.get(f"/admin/kaspiconnect/alert/{query}").status_code == 200
-    assert admin_client.get("/admin/kaspiconnect/alert/add/").status_code == 403
-    page = admin_client.get(f"/admin/kaspiconnect/alert/{alert.pk}/change/")
+        assert admin_client.get(f"/admin/monitoring/alert/{query}").status_code == 200
+    assert admin_client.get("/admin/monitoring/alert/add/").status_code == 403
+    page = admin_client.get(f"/admin/monitoring/alert/{alert.pk}/change/")
     assert page.status_code == 200 and b'name="message"' not in page.content
 
 

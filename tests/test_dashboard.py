@@ -13,9 +13,9 @@ from django.utils.formats import date_format
 
 from feeds.models import FeedFetch, FeedRun
 from jobs.models import JobRun
-from kaspiconnect import charts
-from kaspiconnect.dashboard import dashboard
-from kaspiconnect.models import Alert
+from monitoring import charts
+from monitoring.dashboard import dashboard
+from monitoring.models import Alert
 from orders.models import KaspiStatus, Order, StatusChange
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -224,7 +224,7 @@ def test_it_shows_open_alerts_first(admin_client):
     assert [(alert.what, alert.message) for alert in alerts] == [
         ("Job “Kaspi orders”", "<i>HTTP 401</i>"), ("Feed held", "Offers fell by 80%"),
     ]
-    assert response.context["dashboard"]["alerts_url"] == "/admin/kaspiconnect/alert/?state=open"
+    assert response.context["dashboard"]["alerts_url"] == "/admin/monitoring/alert/?state=open"
     page = response.content.decode()
     assert page.index('id="dashboard-alerts"') < page.index('class="kc-tiles"')
     assert "&lt;i&gt;HTTP 401&lt;/i&gt;" in page and "Recovered job" not in page

@@ -12,7 +12,7 @@ from django_q.status import Stat, Status
 
 from feeds.models import FeedRun
 from jobs.models import JobRun
-from kaspiconnect import health
+from monitoring import health
 
 
 def report_cluster(status=Conf.IDLE, age=timedelta(0)):

@@ -8,8 +8,8 @@ from catalog import tasks as catalog_tasks
 from catalog.models import PricingRule
 from catalog.services import SyncError
 from feeds import tasks as feed_tasks
-from kaspiconnect import tasks as alert_tasks
-from kaspiconnect.dashboard import _tiles
+from monitoring import tasks as alert_tasks
+from monitoring.dashboard import _tiles
 from orders import tasks as order_tasks
 from orders.models import StatusChange
 from orders.sync import OrderSyncError

@@ -3,7 +3,7 @@ import importlib
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from kaspiconnect.schedules import declared
+from jobs.schedules import declared
 
 
 def import_path(path):

@@ -27,8 +27,8 @@ from common.format import seconds, tenge
 from feeds.models import FeedFetch
 from feeds.services import feed_build
 from jobs.models import JobRun
-from kaspiconnect.alerts import alerts_check
-from kaspiconnect.schedules import schedules_upsert
+from jobs.schedules import schedules_upsert
+from monitoring.alerts import alerts_check
 from orders.changes import status_change_request
 from orders.models import KaspiStatus, Order, OrderEntry, StatusChange
 

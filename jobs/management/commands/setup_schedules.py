@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from kaspiconnect.schedules import schedules_upsert
+from jobs.schedules import schedules_upsert
 
 
 class Command(BaseCommand):

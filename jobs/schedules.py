@@ -28,7 +28,7 @@ def declared():
             "minutes": settings.STATUS_PUSH_MINUTES,
         },
         "alerts: check": {
-            "func": "kaspiconnect.tasks.check_alerts",
+            "func": "monitoring.tasks.check_alerts",
             "minutes": settings.ALERT_CHECK_MINUTES,
         },
     }

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Alert(models.Model):
-    """One problem people were told about (see `kaspiconnect.alerts`): one row per problem key.
+    """One problem people were told about (see `monitoring.alerts`): one row per problem key.
 
     A problem that can end is told once when it opens and once when it ends; a notice (a refused
     status change, an order awaiting approval) is told once and closed at once.
@@ -34,6 +34,7 @@ class Alert(models.Model):
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         ordering = ["-opened"]
+        db_table = "kaspiconnect_alert"  # moved from the project package, rows and all
 
     def __str__(self):
         return self.subject

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs.locks import JobBusy
-from kaspiconnect import alerts
+from monitoring import alerts
 
 
 class Command(BaseCommand):
