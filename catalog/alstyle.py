@@ -7,7 +7,7 @@ from functools import partial
 import requests
 from django.conf import settings
 
-from common.http import ApiError, call, describe_status, json_body
+from common.http import ApiError, Cause, call, describe_status, json_body
 from common.ratelimit import wait_turn
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,11 @@ def _describe(response):
     if response.status_code == 403:  # integrators see 403 for "too fast", with or without an interval
         interval = _rate_limit_interval(response)
         wait = interval if interval is not None else max(settings.ALSTYLE_MIN_INTERVAL, 1.0)
-        exc = ApiError(f"rate limited (HTTP 403), waiting {wait:g} s", temporary=True, status=403)
-        exc.retry_after = wait
+        exc = ApiError(f"rate limited (HTTP 403), waiting {wait:g} s", temporary=True, status=403,
+                       cause=Cause.RATE_LIMIT, retry_after=wait)
     if response.status_code == 401:
-        exc = ApiError("HTTP 401: the token was refused (check ALSTYLE_TOKEN)", temporary=False, status=401)
+        exc = ApiError("HTTP 401: the token was refused (check ALSTYLE_TOKEN)", temporary=False, status=401,
+                       cause=Cause.TOKEN, api_message=exc.api_message)
     return exc
 
 
@@ -51,9 +52,9 @@ def _parse(response):
     if isinstance(body, dict) and body.get("success") is False:
         interval = _rate_limit_interval(response)
         message = str(body.get("message") or body.get("error") or "the API answered success=false")[:300]
-        exc = ApiError(message, temporary=interval is not None, status=response.status_code)
-        exc.retry_after = interval
-        raise exc
+        raise ApiError(message, temporary=interval is not None, status=response.status_code,
+                       cause=Cause.RATE_LIMIT if interval is not None else Cause.STATUS, retry_after=interval,
+                       api_message=message)
     return body
 
 
@@ -68,7 +69,7 @@ class AlstyleClient:
 
     def get(self, endpoint, **params):
         if not self.token:
-            raise AlstyleError("ALSTYLE_TOKEN is not set", temporary=False)
+            raise AlstyleError("ALSTYLE_TOKEN is not set", temporary=False, cause=Cause.NOT_CONFIGURED)
         self.requests += 1
         return call(
             "GET",

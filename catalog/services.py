@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from common.http import ApiError
-from jobs.models import JobRun
 from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
@@ -29,20 +28,19 @@ class SyncError(Exception):
     """A sync that could not finish; nothing it had started was saved."""
 
 
-def catalog_sync(*, client=None, progress=None):
+def products_sync(*, client=None, progress=None):
     """Read the supplier's whole catalogue, then write it in one transaction.
 
     Reading comes first so that a failure half-way changes nothing; the write touches only rows
     whose supplier data changed, so an unchanged catalogue writes no product at all.
     """
     client = client or AlstyleClient()
-    with locked_run(JobRun.Kind.CATALOG, lock="supplier", client=client, failure=SyncError,
-                    expected=(SyncError,)) as run:
-        _catalog_sync(client, progress, run)
+    with locked_run("sync_products", client=client, failure=SyncError, expected=(SyncError,)) as run:
+        _products_sync(client, progress, run)
     return run
 
 
-def _catalog_sync(client, progress, run):
+def _products_sync(client, progress, run):
     raw = []
     for page, pages, elements in client.iter_pages():
         raw.extend(elements)
@@ -71,8 +69,7 @@ def stock_refresh(*, client=None):
     change are not written; changed purchase prices go through the pricing rules.
     """
     client = client or AlstyleClient()
-    with locked_run(JobRun.Kind.STOCK, lock="supplier", client=client, failure=SyncError,
-                    expected=(SyncError,)) as run:
+    with locked_run("refresh_stock", client=client, failure=SyncError, expected=(SyncError,)) as run:
         _stock_refresh(client, run)
     return run
 

@@ -1,13 +1,15 @@
 """The one way this project talks HTTP to the outside world.
 
-Every call has a timeout and our own User-Agent; failures become one error type that says
-whether trying again could help; only temporary failures are retried, with backoff; secrets
-never appear in messages or logs.
+Every call has a timeout per attempt and an overall time budget (HTTP_TIME_BUDGET) that attempts,
+backoff and rate-limit waits all spend; our own User-Agent; failures become one error type that
+carries its cause as data (`ApiError.cause`) and whether trying again could help; only temporary
+failures are retried; secrets never appear in messages or logs.
 """
 
 import json
 import logging
 import time
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import requests
@@ -18,13 +20,40 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
-class ApiError(Exception):
-    """A failed call. `temporary` says whether the same call may succeed later."""
+class Cause(StrEnum):
+    """Why a call failed, for code that decides on it (check_connections, alerts, the sync's retries)."""
 
-    def __init__(self, message, *, temporary, status=None):
+    NOT_CONFIGURED = "not_configured"  # a token or address is not set
+    TOKEN = "token"  # the API refused the token
+    RATE_LIMIT = "rate_limit"  # too fast: `retry_after` says how long to wait, when the API says
+    TIMEOUT = "timeout"  # no answer within the attempt's timeout
+    CONNECTION = "connection"  # no connection: DNS, refused, reset, TLS
+    STATUS = "status"  # another HTTP status; `api_message` has what the API said
+    MALFORMED = "malformed"  # an answer that cannot be read (not JSON, not the documented shape)
+    BUDGET = "budget"  # the call's time budget ran out before an attempt could succeed
+
+
+def _cause_of(status):
+    if status is None:
+        return Cause.MALFORMED
+    if status in (401, 403):  # Al-Style's 403 for "too fast" says so itself (catalog/alstyle.py)
+        return Cause.TOKEN
+    if status == 429:
+        return Cause.RATE_LIMIT
+    return Cause.STATUS
+
+
+class ApiError(Exception):
+    """A failed call. `temporary` says whether the same call may succeed later; `cause` (a `Cause`)
+    says why, `status` is the HTTP status if there was an answer, `api_message` what the API said."""
+
+    def __init__(self, message, *, temporary, status=None, cause=None, retry_after=None, api_message=""):
         super().__init__(message)
         self.temporary = temporary
         self.status = status
+        self.cause = Cause(cause) if cause else _cause_of(status)
+        self.retry_after = retry_after
+        self.api_message = api_message
 
 
 def mask(text, secrets):
@@ -49,6 +78,7 @@ def json_body(response):
             f"malformed JSON in the answer (HTTP {response.status_code}, {len(response.content)} bytes)",
             temporary=True,
             status=response.status_code,
+            cause=Cause.MALFORMED,
         ) from None
 
 
@@ -63,6 +93,7 @@ def call(
     before_attempt=None,
     retries=None,
     timeout=None,
+    budget=None,
     session=None,
     **kwargs,
 ):
@@ -71,10 +102,15 @@ def call(
     `parse` runs on 2xx answers and may raise `ApiError` itself (temporary for a rate-limit body,
     say). `describe` turns a non-2xx answer into an `ApiError` (default: `describe_status`).
     `before_attempt` runs before every attempt (a rate limiter). Every error raised is of type
-    `error`, with the secrets masked.
+    `error`, with the secrets masked and the cause kept.
+
+    The whole call, waits included, ends within `budget` seconds (HTTP_TIME_BUDGET): an attempt
+    gets at most what is left of it, and no retry starts that could not finish in it.
     """
     retries = settings.HTTP_RETRIES if retries is None else retries
     timeout = settings.HTTP_TIMEOUT if timeout is None else timeout
+    budget = settings.HTTP_TIME_BUDGET if budget is None else budget
+    deadline = time.monotonic() + budget
     headers = {"User-Agent": settings.HTTP_USER_AGENT, **kwargs.pop("headers", {})}
     sender = session or requests
     where = mask(f"{method} {safe_url(url)}", secrets)  # some APIs (Telegram) carry a token in the path
@@ -83,26 +119,34 @@ def call(
     while True:
         if before_attempt:
             before_attempt()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise error(f"{where}: no answer within the time budget of {budget:g} s", temporary=True,
+                        cause=Cause.BUDGET)
+        wait_for = min(timeout, left)
         try:
-            response = sender.request(method, url, headers=headers, timeout=timeout, **kwargs)
+            response = sender.request(method, url, headers=headers, timeout=wait_for, **kwargs)
             if not 200 <= response.status_code < 300:
                 raise describe(response)
             return parse(response)
         except ApiError as exc:
-            failure = error(f"{where}: {mask(str(exc), secrets)}", temporary=exc.temporary, status=exc.status)
-            wait = getattr(exc, "retry_after", None)
+            failure = error(f"{where}: {mask(str(exc), secrets)}", temporary=exc.temporary, status=exc.status,
+                            cause=exc.cause, retry_after=exc.retry_after,
+                            api_message=mask(exc.api_message, secrets))
         except requests.Timeout:
-            failure = error(f"{where}: no answer within {timeout:g} s", temporary=True)
-            wait = None
+            failure = error(f"{where}: no answer within {wait_for:g} s", temporary=True, cause=Cause.TIMEOUT)
         except requests.RequestException as exc:
             reason = mask(type(exc).__name__ + ": " + str(exc), secrets)
-            failure = error(f"{where}: connection failed ({reason})", temporary=True)
-            wait = None
-        if not failure.temporary or attempt == retries:
-            if attempt:
-                failure.args = (f"{failure.args[0]} (after {attempt + 1} attempts)",)
+            failure = error(f"{where}: connection failed ({reason})", temporary=True, cause=Cause.CONNECTION)
+        delay = max(settings.HTTP_BACKOFF * 2**attempt, failure.retry_after or 0)
+        out_of_time = time.monotonic() + delay >= deadline
+        if not failure.temporary or attempt == retries or out_of_time:
+            notes = [f"after {attempt + 1} attempts"] if attempt else []
+            if failure.temporary and attempt < retries:
+                notes.append(f"the time budget of {budget:g} s is spent")
+            if notes:
+                failure.args = (f"{failure.args[0]} ({'; '.join(notes)})",)
             raise failure
-        delay = max(settings.HTTP_BACKOFF * 2**attempt, wait or 0)
         attempt += 1
         log.warning("%s; retrying in %.1f s (attempt %d of %d)", failure, delay, attempt + 1, retries + 1)
         time.sleep(delay)
@@ -113,11 +157,9 @@ def describe_status(response):
     detail = _body_message(response)
     temporary = response.status_code in RETRY_STATUSES
     text = f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
-    exc = ApiError(text, temporary=temporary, status=response.status_code)
     retry_after = response.headers.get("Retry-After", "")
-    if retry_after.isdigit():
-        exc.retry_after = int(retry_after)
-    return exc
+    return ApiError(text, temporary=temporary, status=response.status_code, api_message=detail,
+                    retry_after=int(retry_after) if retry_after.isdigit() else None)
 
 
 def _body_message(response):

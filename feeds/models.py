@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jobs.models import JobRun
+
 
 class FeedRun(models.Model):
     """One build of the price list: what it held, how it compared with the last one, what happened."""
@@ -23,6 +25,10 @@ class FeedRun(models.Model):
     forced = models.BooleanField(_("guard overridden"), default=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name=_("started by")
+    )
+    # The run of the job `build_feed` this build was; a dry run is none.
+    job_run = models.OneToOneField(
+        JobRun, models.SET_NULL, null=True, blank=True, related_name="feed_run", verbose_name=_("job run")
     )
 
     offers = models.PositiveIntegerField(_("offers"), default=0)

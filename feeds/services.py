@@ -22,10 +22,13 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
+from jobs import registry
+from jobs.health import Evidence
 from jobs.locks import job_lock
+from jobs.runs import locked_run
 from orders.stock import reserved_quantities
 
-from .models import FeedRun
+from .models import FeedFetch, FeedRun
 from .validation import validate_file
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMA_LOCATION = "kaspiShopping http://kaspi.kz/kaspishopping.xsd"
 ALMATY = ZoneInfo("Asia/Almaty")  # Kaspi reads the feed's date as Almaty time
 SAMPLE_SIZE = 10
+JOB = "build_feed"
+FETCH_OK = [200, 304]  # Kaspi got the feed, or was told it has not changed
 
 # Each change kind: the columns its sample shows, and the rows it counts (new offers vs `old`).
 _CHANGES = {
@@ -66,23 +71,53 @@ def feed_build(*, dry_run=False, force=False, user=None) -> FeedRun:
     """Build and validate the feed; publish it unless `dry_run`, or the safety guard says no and not `force`.
 
     One build at a time (admin button vs schedule, across machines on PostgreSQL), so the newest
-    published row describes the served file; a second one raises `JobBusy`.
+    published row describes the served file; a second one raises `JobBusy`. A build that was meant
+    to publish is a run of the job `build_feed`: its JobRun fails when nothing was published. A dry
+    run publishes nothing and says nothing about the job's health, so it leaves only its FeedRun.
     """
-    with job_lock("feed-build"):
-        run = FeedRun(started=timezone.now(), forced=force, user=user)
-        try:
-            Path(settings.FEED_DIR).mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=settings.FEED_DIR, prefix=".build-") as work:
-                _build(run, Path(work), dry_run=dry_run, force=force)
-        except (FeedError, OfferError) as exc:
-            run.outcome, run.reason = FeedRun.Outcome.FAILED, str(exc)
-        except Exception as exc:
-            logger.exception("feed build failed")
-            run.outcome, run.reason = FeedRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
-        run.finished = timezone.now()
-        run.duration_ms = (run.finished - run.started) // timedelta(milliseconds=1)
-        run.save()
+    if dry_run:
+        with job_lock(registry.get(JOB).lock):
+            return _feed_run(dry_run=True, force=force, user=user)
+    with locked_run(JOB) as job:
+        run = _feed_run(dry_run=False, force=force, user=user, job=job)
+        job.received, job.created, job.updated = run.offers, run.added, run.price_changes + run.stock_changes
+        if run.outcome != FeedRun.Outcome.PUBLISHED:
+            job.fail(f"{run.get_outcome_display()}: {run.reason}")
     return run
+
+
+def _feed_run(*, dry_run, force, user, job=None):
+    run = FeedRun(started=timezone.now(), forced=force, user=user, job_run=job)
+    try:
+        Path(settings.FEED_DIR).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.FEED_DIR, prefix=".build-") as work:
+            _build(run, Path(work), dry_run=dry_run, force=force)
+    except (FeedError, OfferError) as exc:
+        run.outcome, run.reason = FeedRun.Outcome.FAILED, str(exc)
+    except Exception as exc:
+        logger.exception("feed build failed")
+        run.outcome, run.reason = FeedRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+    run.finished = timezone.now()
+    run.duration_ms = (run.finished - run.started) // timedelta(milliseconds=1)
+    run.save()
+    return run
+
+
+def fetch_evidence(job):
+    """What Kaspi's fetches say, for the registry's `feed_fetched` expectation: nothing is expected
+    before the first publication; a fetch answered other than 200 or 304 is a failure."""
+    first = (FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED, finished__isnull=False)
+             .order_by("started").values_list("finished", flat=True).first())
+    if first is None:
+        return Evidence()  # nothing to fetch yet
+    last_ok = FeedFetch.objects.filter(status__in=FETCH_OK).order_by("-at").values_list("at", flat=True).first()
+    failed = FeedFetch.objects.exclude(status__in=FETCH_OK).filter(at__gte=first)
+    if last_ok:
+        failed = failed.filter(at__gt=last_ok)
+    streak = failed.count()
+    latest = failed.order_by("-at").values_list("status", flat=True).first() if streak else None
+    error = _("Kaspi got HTTP %(status)s") % {"status": latest} if latest else ""
+    return Evidence(last_ok=last_ok, streak=streak, last_error=error, since=first)
 
 
 def _build(run, work, *, dry_run, force):

@@ -1,7 +1,6 @@
 """One run of a job at a time: a PostgreSQL advisory lock across machines, a file lock otherwise."""
 
 import fcntl
-import functools
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,16 +51,3 @@ def _file_lock(name):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def skip_when_busy(task):
-    """For queue tasks: a run that finds the same job already running steps aside, not a failure."""
-
-    @functools.wraps(task)
-    def run(*args, **kwargs):
-        try:
-            return task(*args, **kwargs)
-        except JobBusy as exc:
-            return f"skipped: {exc}"
-
-    return run

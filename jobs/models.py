@@ -4,15 +4,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import registry
+
 
 class JobRun(models.Model):
     """One run of a job that talks to the outside world: when, how long, counts, outcome."""
-
-    class Kind(models.TextChoices):
-        CATALOG = "catalog", _("supplier catalogue")
-        STOCK = "stock", _("supplier stock and prices")
-        ORDERS = "orders", _("Kaspi orders")
-        STATUSES = "statuses", _("status push")
 
     class Outcome(models.TextChoices):
         RUNNING = "running", _("running")
@@ -20,7 +16,8 @@ class JobRun(models.Model):
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("skipped: already running")
 
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, db_index=True)
+    # The job's name in the registry (jobs.registry.JOBS), which is also its command's name.
+    kind = models.CharField(_("job"), max_length=32, db_index=True)
     started = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
     finished = models.DateTimeField(_("finished"), null=True, blank=True)
     # The runs that did their work, well or not: a skipped one says nothing about the job's health.
@@ -42,9 +39,28 @@ class JobRun(models.Model):
         verbose_name_plural = _("job runs")
         ordering = ["-started"]
         db_table = "catalog_syncrun"  # moved from the catalogue, rows and all
+        indexes = [models.Index(fields=["kind", "-started"], name="jobrun_kind_started")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.started:%Y-%m-%d %H:%M}"
+        return f"{self.title} {timezone.localtime(self.started):%Y-%m-%d %H:%M}"
+
+    @property
+    def title(self):
+        return registry.title(self.kind)
+
+    def fail(self, reason):
+        """Mark a run that ended without an exception but did not do its job (the recorder keeps it)."""
+        self.outcome, self.error = self.Outcome.FAILED, reason
+
+    @property
+    def summary(self):
+        """One line for the queue's result and the logs."""
+        counts = ", ".join(
+            f"{count} {field}" for field in ("received", "created", "updated", "unchanged", "skipped", "vanished")
+            if (count := getattr(self, field))
+        )
+        text = f"{self.outcome}: {counts}" if counts else self.outcome
+        return f"{text}; {self.error}" if self.error else text
 
     @property
     def duration(self):

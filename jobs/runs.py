@@ -1,4 +1,4 @@
-"""The row every job that talks to the outside world leaves behind: when, how long, what, outcome."""
+"""The row every job leaves behind: when, how long, what, outcome. Services record their runs here."""
 
 from contextlib import ExitStack, contextmanager
 
@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from common.http import ApiError
 
+from . import registry
 from .locks import JobBusy, job_lock
 from .models import JobRun
 
@@ -13,39 +14,44 @@ MAX_NOTES = 200
 
 
 @contextmanager
-def locked_run(kind, *, lock, client, failure, expected=()):
-    """`recorded_run` under the job's lock. A run that finds another holding it leaves a "skipped" row
-    and raises `JobBusy`: it did nothing, so it triggers nothing either."""
+def locked_run(name, *, client=None, failure=None, expected=()):
+    """`recorded_run` under the job's lock (from the registry). A run that finds another holding it
+    leaves a "skipped" row and raises `JobBusy`: it did nothing, so it triggers nothing either."""
+    lock = registry.get(name).lock or name
     with ExitStack() as stack:
         try:
             stack.enter_context(job_lock(lock))
         except JobBusy as busy:
-            JobRun.objects.create(kind=kind, outcome=JobRun.Outcome.SKIPPED, finished=timezone.now(), error=str(busy))
+            JobRun.objects.create(kind=name, outcome=JobRun.Outcome.SKIPPED, finished=timezone.now(), error=str(busy))
             raise
-        yield stack.enter_context(recorded_run(kind, client=client, failure=failure, expected=expected))
+        yield stack.enter_context(recorded_run(name, client=client, failure=failure, expected=expected))
 
 
 @contextmanager
-def recorded_run(kind, *, client, failure, expected=()):
-    """Yield a fresh `JobRun` of `kind`; save it however the block ends.
+def recorded_run(name, *, client=None, failure=None, expected=()):
+    """Yield a fresh `JobRun` of the job `name`; save it however the block ends.
 
-    The block fills in counts and appends to `run.lines`. An `ApiError` or one of `expected`
-    marks the run failed and comes out as `failure` (one typed error for commands and tasks);
-    anything else is recorded with its type and raised as it is.
+    The block fills in counts, appends to `run.lines`, and may call `run.fail(reason)` for a run
+    that ended without an exception but did not do its job (a feed the guard held). An `ApiError`
+    or one of `expected` marks the run failed and comes out as `failure` when one is given (one
+    typed error for commands and tasks); anything else is recorded with its type and raised as it is.
     """
-    run = JobRun.objects.create(kind=kind)
+    run = JobRun.objects.create(kind=name)
     run.lines = []
     try:
         yield run
-        run.outcome = JobRun.Outcome.OK
+        if run.outcome == JobRun.Outcome.RUNNING:
+            run.outcome = JobRun.Outcome.OK
     except (ApiError, *expected) as exc:
         run.outcome, run.error = JobRun.Outcome.FAILED, str(exc)
+        if failure is None:
+            raise
         raise failure(str(exc)) from exc
     except Exception as exc:
         run.outcome, run.error = JobRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        run.requests = client.requests
+        run.requests = getattr(client, "requests", 0)
         run.notes = "\n".join(run.lines[:MAX_NOTES])
         run.finished = timezone.now()
         run.save()

@@ -1,36 +1,20 @@
-"""Every periodic job, declared in code; `setup_schedules` writes them to django-q by name."""
+"""The registry's jobs as django-q schedules, written by name (`manage.py setup_schedules`)."""
 
-from django.conf import settings
 from django_q.models import Schedule
+
+from . import registry
+
+TASK = "jobs.tasks.run"
+# Schedule names from before the registry, removed on the first upsert after an upgrade.
+OLD_NAMES = r"^(catalog|feeds|orders|alerts): "
 
 
 def declared():
-    """name → Schedule fields. The function paths are checked by a test that imports each one."""
+    """Schedule name → its fields, for every job the queue runs."""
     return {
-        "catalog: stock and price refresh": {
-            "func": "catalog.tasks.refresh_stock",
-            "minutes": settings.STOCK_REFRESH_MINUTES,
-        },
-        "catalog: full supplier sync": {
-            "func": "catalog.tasks.sync_catalog",
-            "minutes": settings.CATALOG_SYNC_MINUTES,
-        },
-        "feeds: build and publish": {
-            "func": "feeds.tasks.build_feed",
-            "minutes": settings.FEED_BUILD_MINUTES,
-        },
-        "orders: import from Kaspi": {
-            "func": "orders.tasks.sync_orders",
-            "minutes": settings.ORDERS_SYNC_MINUTES,
-        },
-        "orders: send approved status changes": {
-            "func": "orders.tasks.push_status_changes",
-            "minutes": settings.STATUS_PUSH_MINUTES,
-        },
-        "alerts: check": {
-            "func": "monitoring.tasks.check_alerts",
-            "minutes": settings.ALERT_CHECK_MINUTES,
-        },
+        job.name: {"func": TASK, "args": repr(job.name), "minutes": int(job.interval.total_seconds() // 60)}
+        for job in registry.JOBS.values()
+        if job.scheduled
     }
 
 
@@ -40,8 +24,8 @@ def schedules_upsert():
     for name, fields in jobs.items():
         Schedule.objects.update_or_create(
             name=name,
-            defaults={"schedule_type": Schedule.MINUTES, "repeats": -1, "hook": None, **fields},
+            defaults={"schedule_type": Schedule.MINUTES, "repeats": -1, "hook": None, "kwargs": None, **fields},
         )
-    stale = Schedule.objects.filter(name__regex=r"^(catalog|feeds|orders|alerts): ").exclude(name__in=jobs)
-    removed, _ = stale.delete()
+    ours = Schedule.objects.filter(func=TASK) | Schedule.objects.filter(name__regex=OLD_NAMES)
+    removed, _ = ours.exclude(name__in=jobs).delete()
     return len(jobs), removed

@@ -11,6 +11,8 @@ class KaspiconnectConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
+        from . import checks  # noqa: F401  (registers them)
+
         admin.site.site_header = _("kaspiconnect: Al-Style → Kaspi.kz")
         admin.site.site_title = "kaspiconnect"
         admin.site.index_title = _("Dashboard")

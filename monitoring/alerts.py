@@ -1,6 +1,6 @@
 """Alerts: find problems in the database and tell people once, by Telegram and/or e-mail.
 
-`alerts_check()` (the queue runs it every ALERT_CHECK_MINUTES; also `manage.py check_alerts`)
+`alerts_check()` (the job `check_alerts`, every ALERT_CHECK_MINUTES; also `manage.py check_alerts`)
 compares the problems it finds now with the `Alert` rows:
 
 - a new problem opens its row and sends one message; nothing more while it stays open;
@@ -20,13 +20,14 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.format import tenge
 from common.http import ApiError, call, describe_status
 from common.log import mask_secrets
-from feeds.models import FeedFetch, FeedRun
-from jobs.locks import job_lock
-from jobs.models import JobRun
+from jobs import registry
+from jobs.health import FAILING, job_health
+from jobs.runs import locked_run
 from orders.models import StatusChange
 
 from .models import Alert
@@ -62,7 +63,7 @@ def open_problems():
 
 def alerts_check():
     """Open, close and (re)send alerts for the problems found now. Raises `JobBusy` if a check is running."""
-    with job_lock("alerts"):
+    with locked_run("check_alerts") as run:
         now = timezone.now()
         problems = {problem.key: problem for problem in _problems(now)}
         known = Alert.objects.in_bulk(list(problems), field_name="key")
@@ -76,75 +77,41 @@ def alerts_check():
         for alert in Alert.objects.exclude(undelivered="").order_by("opened"):
             if not _deliver(alert, now):
                 result.undelivered.append(alert)
+        run.created, run.updated, run.skipped = len(result.opened), len(result.recovered), len(result.undelivered)
+        run.lines = [f"{alert.key}: {alert.message[:200]}" for alert in result.opened + result.recovered]
     return result
 
 
 # --- what counts as a problem -------------------------------------------------------------------
 
 def _problems(now):
-    yield from _failing_jobs()
-    yield from _feed_not_fetched(now)
-    yield from _feed_held()
+    yield from _failing_jobs(now)
     yield from _refused_status_changes(now)
     yield from _approvals_needed(now)
 
 
-def _failing_jobs():
-    for kind in (JobRun.Kind.CATALOG, JobRun.Kind.STOCK, JobRun.Kind.ORDERS):
-        runs = JobRun.objects.filter(kind=kind, outcome__in=JobRun.DID_WORK)
-        yield from _failing(f"sync-failing:{kind}", kind.label, runs.values_list("outcome", "error"),
-                            {JobRun.Outcome.FAILED})
-    # A dry run publishes nothing, so it neither fails nor repairs the feed.
-    runs = FeedRun.objects.filter(finished__isnull=False).exclude(outcome=FeedRun.Outcome.DRY_RUN)
-    yield from _failing("feed-failing", _("feed build"), runs.values_list("outcome", "reason"),
-                        {FeedRun.Outcome.FAILED, FeedRun.Outcome.INVALID})
+def _failing_jobs(now):
+    """Every job of the registry its health calls failing: the same verdict as the dashboard's red."""
+    for job in registry.JOBS.values():
+        health = job_health(job, now)
+        if health.state == FAILING:
+            yield Problem(f"job:{job.name}", Alert.Kind.JOB_FAILING,
+                          _("Job “%(job)s”") % {"job": capfirst(job.title)}, failure_text(health, now))
 
 
-def _failing(key, job, runs, failures):
-    """A problem when the last ALERT_FAILURES_IN_A_ROW of `runs` (outcome, error) all failed."""
-    count = settings.ALERT_FAILURES_IN_A_ROW
-    last = list(runs.order_by("-started")[:count])
-    if len(last) == count and all(outcome in failures for outcome, _error in last):
-        yield Problem(
-            key,
-            Alert.Kind.JOB_FAILING,
-            _("Job “%(job)s”") % {"job": capfirst(job)},
-            _("failed %(count)d times in a row. Latest error: %(error)s")
-            % {"count": count, "error": last[0][1][:500] or "—"},
-        )
-
-
-def _feed_not_fetched(now):
-    """Kaspi has not fetched the feed for too long, counted from the first publication if never."""
-    published = (FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED, finished__isnull=False)
-                 .order_by("started").values_list("finished", flat=True).first())
-    if published is None:
-        return
-    fetched = FeedFetch.objects.filter(status__in=[200, 304]).order_by("-at").values_list("at", flat=True).first()
-    since = fetched or published
-    if now - since > timedelta(hours=settings.ALERT_FEED_FETCH_HOURS):
-        yield Problem(
-            "feed-not-fetched",
-            Alert.Kind.FEED_NOT_FETCHED,
-            _("Feed fetches by Kaspi"),
-            _("none for %(duration)s (last fetch: %(when)s). Check the feed URL in the Kaspi seller cabinet "
-              "and that this server can be reached from the internet.")
-            % {"duration": timesince(since, now), "when": _at(fetched) if fetched else _("never")},
-        )
-
-
-def _feed_held():
-    """The latest build that was meant to publish was held back: Kaspi still has the older feed."""
-    latest = (FeedRun.objects.filter(outcome__in=[FeedRun.Outcome.PUBLISHED, FeedRun.Outcome.HELD])
-              .order_by("-started").first())
-    if latest and latest.outcome == FeedRun.Outcome.HELD:
-        yield Problem(
-            "feed-held",
-            Alert.Kind.FEED_HELD,
-            _("Feed publication"),
-            _("the build of %(when)s was held back by the safety guard: %(reason)s. Kaspi keeps the previous "
-              "feed until a build is published.") % {"when": _at(latest.started), "reason": latest.reason[:500]},
-        )
+def failure_text(health, now):
+    """Why a job is failing, in a sentence, with what to check."""
+    if health.streak:
+        text = ngettext("failed %(count)d time in a row. Latest error: %(error)s",
+                        "failed %(count)d times in a row. Latest error: %(error)s", health.streak) % {
+            "count": health.streak, "error": health.last_error[:500] or "—"}
+    elif health.last_ok:
+        text = _("no success for %(duration)s (last: %(when)s).") % {
+            "duration": timesince(health.last_ok, now), "when": _at(health.last_ok)}
+    else:
+        text = _("no success in the %(duration)s since %(when)s.") % {
+            "duration": timesince(health.since, now), "when": _at(health.since)}
+    return f"{text}\n{health.job.hint}" if health.job.hint else text
 
 
 def _refused_status_changes(now):

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -24,6 +23,8 @@ from django.utils.translation import ngettext
 from catalog.models import Product
 from common.format import tenge
 from feeds.models import FeedFetch, FeedRun
+from jobs import registry
+from jobs.health import FAILING, LATE, OK, job_health
 from jobs.models import JobRun
 from orders.models import KaspiStatus, Order, StatusChange
 
@@ -35,7 +36,8 @@ CHART_DAYS = 30
 FEED_RUNS_SHOWN = 60
 FAILURES_SHOWN = 8
 ALERTS_SHOWN = 10
-FETCH_OK = [200, 304]
+# The jobs whose history reads better on their own admin page than in the run rows.
+JOB_PAGES = {"build_feed": FeedRun, "feed_fetched": FeedFetch}
 # Orders that brought no money do not count as revenue.
 NOT_REVENUE = [KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
 
@@ -88,85 +90,34 @@ def dashboard(*, request, now=None):
     }
 
 
-# --- tiles --------------------------------------------------------------------------------------
+# --- tiles: one a job of the registry, coloured by its health ----------------------------------
+COLOURS = {OK: "green", LATE: "amber", FAILING: "red"}
+
+
 def _tiles(request, now):
-    runs_url = _changelist_url(request, JobRun)
-    stock_at, stock_error = _sync_outcome(JobRun.Kind.STOCK)
-    return [
-        _tile(
-            _("Supplier catalogue"), *_sync_outcome(JobRun.Kind.CATALOG, JobRun.Kind.STOCK), now,
-            hours=(settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS),
-            url=runs_url and f"{runs_url}?kind__exact=catalog", detail=_stock_detail(stock_at, stock_error, now),
-        ),
-        _tile(
-            _("Feed published"), *_build_outcome(), now,
-            hours=(settings.DASHBOARD_FEED_BUILD_AMBER_HOURS, settings.DASHBOARD_FEED_BUILD_RED_HOURS),
-            url=_changelist_url(request, FeedRun),
-        ),
-        _tile(
-            _("Feed fetched by Kaspi"), *_fetch_outcome(), now,
-            hours=(settings.DASHBOARD_FEED_FETCH_AMBER_HOURS, settings.DASHBOARD_FEED_FETCH_RED_HOURS),
-            url=_changelist_url(request, FeedFetch),
-        ),
-        _tile(
-            _("Orders imported"), *_sync_outcome(JobRun.Kind.ORDERS), now,
-            hours=(settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS),
-            url=runs_url and f"{runs_url}?kind__exact=orders",
-        ),
-    ]
+    """A tile for every job and expectation of the registry: a failing full sync is not hidden by a
+    stock refresh that works, each has its own."""
+    return [_tile(job_health(job, now), now, url=_job_url(request, job)) for job in registry.JOBS.values()]
 
 
-# Each *_outcome gives (when it last worked, the error of the latest attempt if that failed, else None).
-# The supplier tile counts the full sync and the stock refresh alike: both bring fresh supplier data,
-# and a failing refresh must turn it red within one refresh period, not a day later.
-def _sync_outcome(*kinds):
-    runs = JobRun.objects.filter(kind__in=kinds, outcome__in=JobRun.DID_WORK).order_by("-started")
-    ok, last = runs.filter(outcome=JobRun.Outcome.OK).first(), runs.first()
-    error = last.error if last and last.outcome == JobRun.Outcome.FAILED else None
-    return ok and (ok.finished or ok.started), error
+def _tile(health, now, *, url):
+    detail = ""
+    if health.streak > 1:
+        detail = ngettext("failed %(count)d time in a row", "failed %(count)d times in a row",
+                          health.streak) % {"count": health.streak}
+    return Tile(
+        capfirst(health.job.title), COLOURS[health.state], health.reason, health.last_ok, _age(health.last_ok, now),
+        error=_short(health.last_error) if health.streak else "", detail=detail, url=url,
+    )
 
 
-def _build_outcome():
-    runs = FeedRun.objects.exclude(outcome=FeedRun.Outcome.DRY_RUN).order_by("-started")
-    ok, last = runs.filter(outcome=FeedRun.Outcome.PUBLISHED).first(), runs.first()
-    error = None
-    if last and last.outcome != FeedRun.Outcome.PUBLISHED:  # failed, invalid, or held by the guard
-        error = f"{last.get_outcome_display()}: {last.reason}"
-    return ok and (ok.finished or ok.started), error
-
-
-def _fetch_outcome():
-    fetches = FeedFetch.objects.order_by("-at")
-    ok, last = fetches.filter(status__in=FETCH_OK).first(), fetches.first()
-    error = None
-    if last and last.status not in FETCH_OK:
-        error = _("Kaspi got HTTP %(status)s") % {"status": last.status}
-    return ok and ok.at, error
-
-
-def _tile(title, ok_at, error, now, *, hours, url, detail=""):
-    """Red when the latest attempt failed, it never worked, or the last success is older than the
-    red threshold; amber past the amber threshold; green otherwise."""
-    amber_hours, red_hours = hours
-    if error is not None:
-        colour, state = "red", _("failed")
-    elif ok_at is None:
-        colour, state = "red", _("never")
-    elif now - ok_at >= timedelta(hours=red_hours):
-        colour, state = "red", _("overdue")
-    elif now - ok_at >= timedelta(hours=amber_hours):
-        colour, state = "amber", _("late")
-    else:
-        colour, state = "green", _("on time")
-    return Tile(title, colour, state, ok_at, _age(ok_at, now), error=_short(error), detail=detail, url=url)
-
-
-def _stock_detail(stock_at, error, now):
-    if error is not None:
-        return _("Latest stock refresh failed: %(error)s") % {"error": _short(error)}
-    if stock_at is None:
-        return ""
-    return _("Stock and prices refreshed %(age)s") % {"age": _age(stock_at, now)}
+def _job_url(request, job):
+    """Where to read a job's history: its own admin page when it has one, else its runs."""
+    model = JOB_PAGES.get(job.name)
+    if model is not None:
+        return _changelist_url(request, model)
+    runs = _changelist_url(request, JobRun)
+    return runs and f"{runs}?{urlencode({'kind': job.name})}"
 
 
 def _age(at, now):
@@ -224,7 +175,9 @@ def _alerts(request):
 # --- what went wrong lately ---------------------------------------------------------------------
 def _failures(request):
     """The newest failures of every kind: the newest few of each, merged."""
-    syncs = JobRun.objects.filter(outcome=JobRun.Outcome.FAILED).order_by("-started")[:FAILURES_SHOWN]
+    # A failed build has its own line below, with the feed's reason.
+    syncs = (JobRun.objects.filter(outcome=JobRun.Outcome.FAILED).exclude(kind="build_feed")
+             .order_by("-started")[:FAILURES_SHOWN])
     builds = FeedRun.objects.filter(
         outcome__in=[FeedRun.Outcome.FAILED, FeedRun.Outcome.INVALID, FeedRun.Outcome.HELD]
     ).order_by("-started")[:FAILURES_SHOWN]
@@ -232,7 +185,7 @@ def _failures(request):
         state=StatusChange.State.FAILED, finished_at__isnull=False
     ).select_related("order").order_by("-finished_at")[:FAILURES_SHOWN]
     failures = (
-        [LogLine(run.started, run.get_kind_display(), run.error, _change_url(request, run)) for run in syncs]
+        [LogLine(run.started, capfirst(run.title), run.error, _change_url(request, run)) for run in syncs]
         + [
             LogLine(run.started, _("Feed build: %(outcome)s") % {"outcome": run.get_outcome_display()}, run.reason,
                     _change_url(request, run))

@@ -12,6 +12,8 @@ class Alert(models.Model):
 
     class Kind(models.TextChoices):
         JOB_FAILING = "job_failing", _("job failing")
+        # The next two are what rows opened before the job registry say; a held or unfetched feed is
+        # now a failing job (the feed build, or Kaspi's fetches) like any other.
         FEED_NOT_FETCHED = "feed_not_fetched", _("feed not fetched by Kaspi")
         FEED_HELD = "feed_held", _("feed held by the safety guard")
         STATUS_FAILED = "status_failed", _("status change refused")

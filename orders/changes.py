@@ -12,7 +12,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from jobs.locks import job_lock
+from jobs.runs import locked_run
 
 from .kaspi import KaspiClient, KaspiError, answer_errors, answer_resource
 from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEvent, StatusChange
@@ -449,13 +449,19 @@ def _finish(change, state, message):
     return change
 
 
-def status_changes_push(*, client=None):
+def order_statuses_push(*, client=None):
     """Send every approved change, and settle those whose answer was lost (also a stuck 'sending').
 
     One sweep at a time, whoever starts it (the schedule or the command): a second raises `JobBusy`.
+    Each sweep is a run of the job `push_order_statuses`; each change also keeps its own attempts.
     """
-    with job_lock("status-push"):
-        return _push(client or KaspiClient())
+    client = client or KaspiClient()
+    with locked_run("push_order_statuses", client=client) as run:
+        results = _push(client)
+        run.received = sum(results.values())
+        run.updated = results[StatusChange.State.DONE]
+        run.lines = [f"{state}: {count}" for state, count in results.items() if count]
+    return results
 
 
 def _push(client):

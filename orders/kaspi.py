@@ -7,7 +7,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from common.http import ApiError, call, describe_status
+from common.http import ApiError, Cause, call, describe_status
 from common.ratelimit import wait_turn
 
 PAGE_SIZE = 100  # Kaspi refuses more
@@ -22,7 +22,8 @@ class KaspiError(ApiError):
 
 def _describe(response):
     if response.status_code == 401:
-        return ApiError("HTTP 401: the token was refused (check KASPI_TOKEN)", temporary=False, status=401)
+        return ApiError("HTTP 401: the token was refused (check KASPI_TOKEN)", temporary=False, status=401,
+                        cause=Cause.TOKEN)
     return describe_status(response)
 
 
@@ -40,7 +41,7 @@ class KaspiClient:
 
     def _call(self, method, path, *, retries=None, headers=None, **kwargs):
         if not self.token:
-            raise KaspiError("KASPI_TOKEN is not set", temporary=False)
+            raise KaspiError("KASPI_TOKEN is not set", temporary=False, cause=Cause.NOT_CONFIGURED)
         self.requests += 1
         return call(
             method,

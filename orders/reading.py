@@ -23,7 +23,7 @@ MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
 
 def order_store(resource):
     """Store one order resource as Kaspi sent it; the order row, or None when it is unusable."""
-    tally = JobRun(kind=JobRun.Kind.ORDERS)  # counts of this one-off store; not saved
+    tally = JobRun(kind="sync_orders")  # counts of this one-off store; not saved
     tally.lines = []
     store_page([resource], set(), tally)
     return Order.objects.filter(kaspi_id=str(resource.get("id"))).first()

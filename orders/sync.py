@@ -15,6 +15,7 @@ from .kaspi import STATES, WINDOW_DAYS, KaspiClient, KaspiError
 from .models import FINAL_STATUSES, OPEN_STATUSES, KaspiStatus, Order
 from .reading import MALFORMED, order_store, store_entries, store_page, whole_or_zero
 
+JOB = "sync_orders"
 MAX_PAGES = 1000  # per state and window: a guard against an answer whose pageCount never ends
 # Old unfinished orders read by number in one run at most; the longest unread go first, so a crowd that
 # fell due together spreads over a few runs and stays spread.
@@ -33,7 +34,7 @@ def orders_sync(*, days=None, client=None, progress=None):
     so what it costs grows with the orders of those days, not with every order still open.
     """
     client = client or KaspiClient()
-    with locked_run(JobRun.Kind.ORDERS, lock="orders-sync", client=client, failure=OrderSyncError) as run:
+    with locked_run(JOB, client=client, failure=OrderSyncError) as run:
         until = timezone.now()
         since = until - timedelta(days=days) if days else _since(until)
         seen = set()
@@ -57,7 +58,7 @@ def _since(now):
     recent orders change there), from further back when the last successful run is older, but
     never before the oldest order here: history the first run left out stays out.
     """
-    last = JobRun.objects.filter(kind=JobRun.Kind.ORDERS, outcome=JobRun.Outcome.OK).order_by("-started").first()
+    last = JobRun.objects.filter(kind=JOB, outcome=JobRun.Outcome.OK).order_by("-started").first()
     if last is None:
         return now - timedelta(days=settings.ORDERS_FIRST_DAYS)
     watermark = last.started - timedelta(minutes=settings.ORDERS_OVERLAP_MINUTES)

@@ -1,4 +1,5 @@
 import itertools
+from datetime import timedelta
 
 import pytest
 
@@ -87,3 +88,55 @@ def sandbox(db, settings):
     settings.HTTP_TIMEOUT = 0.4
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _documented_intervals(settings):
+    """The jobs' documented intervals, whatever a local .env says: health follows from them."""
+    settings.STOCK_REFRESH_MINUTES, settings.CATALOG_SYNC_MINUTES, settings.FEED_BUILD_MINUTES = 30, 1440, 15
+    settings.ORDERS_SYNC_MINUTES, settings.STATUS_PUSH_MINUTES, settings.ALERT_CHECK_MINUTES = 5, 2, 5
+    settings.FEED_FETCH_MINUTES = 60
+
+
+@pytest.fixture
+def admin_request(rf, admin_user):
+    """A request to the admin's front page by a superuser, for code that takes one (the dashboard)."""
+    request = rf.get("/admin/")
+    request.user = admin_user
+    return request
+
+
+@pytest.fixture
+def make_run(db):
+    """A finished run of a job, `ago` before now (a timedelta), as the recorder leaves it."""
+    from django.utils import timezone
+
+    from jobs.models import JobRun
+
+    def make(kind, outcome="ok", *, ago=None, error="", **fields):
+        at = timezone.now() - (ago or timedelta(0))
+        if outcome == "failed" and not error:
+            error = "HTTP 503"
+        return JobRun.objects.create(kind=kind, outcome=outcome, started=at, finished=at, error=error, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_build(make_run):
+    """A feed build `ago` before now, as feed_build records it: a dry run is no run of the job."""
+    from django.utils import timezone
+
+    from feeds.models import FeedRun
+
+    def make(outcome="published", *, ago=None, reason="", **fields):
+        at = timezone.now() - (ago or timedelta(0))
+        build = FeedRun(outcome=outcome, started=at, finished=at, reason=reason, **fields)
+        if outcome != FeedRun.Outcome.DRY_RUN:
+            failed = outcome != FeedRun.Outcome.PUBLISHED
+            build.job_run = make_run("build_feed", "failed" if failed else "ok", ago=ago,
+                                     error=f"{build.get_outcome_display()}: {reason}" if failed else "")
+        build.save()
+        return build
+
+    return make

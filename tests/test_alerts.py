@@ -13,7 +13,8 @@ from django.utils import timezone, translation
 
 from feeds.models import FeedFetch, FeedRun
 from jobs.models import JobRun
-from monitoring import alerts, tasks
+from jobs.tasks import run
+from monitoring import alerts
 from monitoring.models import Alert
 from orders.models import Order, StatusChange
 
@@ -38,7 +39,7 @@ def telegram(sandbox, settings):
     return sandbox.state.telegram_messages
 
 
-def sync_runs(*outcomes, kind="catalog", error="HTTP 503"):
+def sync_runs(*outcomes, kind="sync_products", error="HTTP 503"):
     """Finished runs, each a minute after the run before."""
     for outcome in outcomes:
         JobRun.objects.create(kind=kind, outcome=outcome, started=_next(JobRun), finished=timezone.now(),
@@ -49,12 +50,18 @@ def feed_runs(*outcomes, hours_ago=None, reason="supplier outage"):
     """Finished builds, each a minute after the one before; the first `hours_ago` when given."""
     for outcome in outcomes:
         started = timezone.now() - timedelta(hours=hours_ago) if hours_ago is not None else _next(FeedRun)
-        FeedRun.objects.create(outcome=outcome, started=started, finished=started + timedelta(seconds=5), reason=reason)
+        build = FeedRun(outcome=outcome, started=started, finished=started + timedelta(seconds=5), reason=reason)
+        if outcome != "dry_run":  # as feed_build records them: a dry run is no run of the job
+            failed = outcome != "published"
+            build.job_run = JobRun.objects.create(
+                kind="build_feed", started=started, finished=build.finished, outcome="failed" if failed else "ok",
+                error=f"{build.get_outcome_display()}: {reason}" if failed else "")
+        build.save()
         hours_ago = None
 
 
 def _next(model):
-    latest = model.objects.aggregate(at=Max("started"))["at"] or timezone.now() - timedelta(hours=1)
+    latest = model.objects.aggregate(at=Max("started"))["at"] or timezone.now() - timedelta(minutes=10)
     return latest + timedelta(minutes=1)
 
 
@@ -73,7 +80,7 @@ def texts(messages):
 
 
 def test_it_tells_once_stays_quiet_then_tells_the_recovery(telegram):
-    sync_runs("failed", "failed", "failed")
+    sync_runs("ok", "failed")
     alerts.alerts_check()
     assert len(telegram) == 1
     assert telegram[0]["chat_id"] == "-100200300"
@@ -86,11 +93,11 @@ def test_it_tells_once_stays_quiet_then_tells_the_recovery(telegram):
 
     sync_runs("ok")
     result = alerts.alerts_check()
-    assert [a.key for a in result.recovered] == ["sync-failing:catalog"]
+    assert [a.key for a in result.recovered] == ["job:sync_products"]
     assert len(telegram) == 2 and "back to normal" in telegram[1]["text"]
     alerts.alerts_check()
     assert len(telegram) == 2
-    assert Alert.objects.get(key="sync-failing:catalog").resolved is not None
+    assert Alert.objects.get(key="job:sync_products").resolved is not None
 
 
 def test_it_tells_again_when_a_recovered_problem_comes_back(telegram):
@@ -102,61 +109,74 @@ def test_it_tells_again_when_a_recovered_problem_comes_back(telegram):
     assert Alert.objects.get().resolved is None
 
 
-def test_it_waits_for_the_configured_number_of_failures_in_a_row(telegram, settings):
-    sync_runs("failed", "ok", "failed", "failed")
-    sync_runs("running", kind="catalog")  # a run in progress neither fails nor succeeds
+def test_a_run_in_progress_neither_fails_nor_succeeds(telegram):
+    sync_runs("failed", "ok", "running")
     alerts.alerts_check()
     assert telegram == []
-    settings.ALERT_FAILURES_IN_A_ROW = 2
+    sync_runs("failed")
     alerts.alerts_check()
-    assert len(telegram) == 1
+    assert len(telegram) == 1  # the first failure is told: the dashboard is red from it too
 
 
-@pytest.mark.parametrize("kind,label", [("stock", "Supplier stock and prices"), ("orders", "Kaspi orders")])
+@pytest.mark.parametrize("kind,label", [("refresh_stock", "Supplier stock and prices"),
+                                        ("sync_orders", "Kaspi orders imported")])
 def test_it_has_one_problem_per_job(telegram, kind, label):
     sync_runs("failed", "failed", "failed", kind=kind)
-    sync_runs("failed", "failed", "failed", kind="statuses")  # sending has its own per-change notices
+    sync_runs("ok", kind="sync_products")  # a job that works does not hide, nor share, another's problem
     alerts.alerts_check()
-    assert [a.key for a in alerts.open_problems()] == [f"sync-failing:{kind}"]
-    assert texts(telegram) == [f"⚠️ Job “{label}”: failed 3 times in a row. Latest error: HTTP 503"]
+    assert [a.key for a in alerts.open_problems()] == [f"job:{kind}"]
+    assert [text.splitlines()[0] for text in texts(telegram)] == [
+        f"⚠️ Job “{label}”: failed 3 times in a row. Latest error: HTTP 503"]
+    assert "check_connections" in telegram[0]["text"]  # and what to check
 
 
 def test_it_tells_when_feed_builds_keep_failing_and_ignores_dry_runs(telegram):
     feed_runs("failed", "invalid", "dry_run", "failed")
     alerts.alerts_check()
-    assert [a.key for a in alerts.open_problems()] == ["feed-failing"]
+    assert [a.key for a in alerts.open_problems()] == ["job:build_feed"]
+    assert "failed 3 times in a row" in telegram[0]["text"]
     feed_runs("published")
     alerts.alerts_check()
     assert len(telegram) == 2 and alerts.open_problems().count() == 0
 
 
 def test_it_tells_when_kaspi_stops_fetching_the_published_feed(telegram, settings):
-    FeedFetch.objects.create(status=404, at=timezone.now())  # a fetch of nothing: not a fetch
+    FeedFetch.objects.create(status=503, at=timezone.now() - timedelta(hours=5))  # "nothing published yet"
     alerts.alerts_check()
     assert telegram == []  # nothing published yet: nothing to fetch
 
     feed_runs("published", hours_ago=4)
     alerts.alerts_check()
-    assert len(telegram) == 1 and "Feed fetches by Kaspi" in telegram[0]["text"]
+    [told] = [m["text"] for m in telegram if "Feed fetched by Kaspi" in m["text"]]
+    assert "no success in the 3\u00a0hours, 59\u00a0minutes since" in told and "seller cabinet" in told
 
     FeedFetch.objects.create(status=304, at=timezone.now())
-    alerts.alerts_check()
-    assert len(telegram) == 2 and "back to normal" in telegram[1]["text"]
+    result = alerts.alerts_check()
+    assert [alert.key for alert in result.recovered] == ["job:feed_fetched"]
+    assert "back to normal" in telegram[-1]["text"]
+
+
+def test_a_fetch_kaspi_did_not_get_is_a_failure(telegram):
+    feed_runs("published")
+    FeedFetch.objects.create(status=200, at=timezone.now() - timedelta(minutes=30))
+    FeedFetch.objects.create(status=503, at=timezone.now())  # the file had gone from the disk
+    [alert] = alerts.alerts_check().opened
+    assert alert.key == "job:feed_fetched" and "Kaspi got HTTP 503" in alert.message
 
 
 def test_a_recent_publication_or_fetch_is_no_problem(telegram):
-    feed_runs("published", hours_ago=2)
+    feed_runs("published", hours_ago=2)  # the builds since are late, but Kaspi may still come
     alerts.alerts_check()
     FeedRun.objects.update(started=timezone.now() - timedelta(hours=5), finished=timezone.now() - timedelta(hours=5))
     FeedFetch.objects.create(status=200, at=timezone.now() - timedelta(hours=2))
     alerts.alerts_check()
-    assert telegram == []
+    assert not Alert.objects.filter(key="job:feed_fetched").exists()
 
 
 def test_it_tells_when_the_guard_holds_the_feed_until_one_is_published(telegram):
     feed_runs("published", "held", reason="62% of offers would disappear")
     alerts.alerts_check()
-    assert "62% of offers would disappear" in telegram[0]["text"]
+    assert "held by the safety guard: 62% of offers would disappear" in telegram[0]["text"]
     feed_runs("failed", "held")
     alerts.alerts_check()
     assert len(telegram) == 1
@@ -194,13 +214,13 @@ def test_it_tells_each_order_awaiting_approval_once(telegram, admin_user):
 def test_it_sends_e_mail(db, settings, mailoutbox):
     settings.ALERT_EMAILS = ["owner@example.kz", "manager@example.kz"]
     settings.KASPI_COMPANY = "Test shop"
-    sync_runs("failed", "failed", "failed", kind="orders")
+    sync_runs("failed", "failed", "failed", kind="sync_orders")
     alerts.alerts_check()
-    sync_runs("ok", kind="orders")
+    sync_runs("ok", kind="sync_orders")
     alerts.alerts_check()
     assert [m.subject for m in mailoutbox] == [
-        "[Test shop] ⚠️ Job “Kaspi orders”: failed 3 times in a row. Latest error: HTTP 503",
-        "[Test shop] ✅ Job “Kaspi orders”: back to normal (the problem lasted 0\u00a0minutes).",
+        "[Test shop] ⚠️ Job “Kaspi orders imported”: failed 3 times in a row. Latest error: HTTP 503",
+        "[Test shop] ✅ Job “Kaspi orders imported”: back to normal (the problem lasted 0\u00a0minutes).",
     ]
     assert mailoutbox[0].to == ["owner@example.kz", "manager@example.kz"]
 
@@ -209,7 +229,7 @@ def test_with_no_channel_it_only_records(db, mailoutbox):
     sync_runs("failed", "failed", "failed")
     result = alerts.alerts_check()
     alert = Alert.objects.get()
-    assert (alert.key, alert.undelivered, alert.delivered) == ("sync-failing:catalog", "", None)
+    assert (alert.key, alert.undelivered, alert.delivered) == ("job:sync_products", "", None)
     assert result.undelivered == [] and mailoutbox == []
 
 
@@ -218,7 +238,7 @@ def test_a_dead_telegram_is_logged_never_crashes_and_is_retried(telegram, sandbo
     sync_runs("failed", "failed", "failed")
     result = alerts.alerts_check()
     alert = Alert.objects.get()
-    assert [a.key for a in result.undelivered] == ["sync-failing:catalog"]
+    assert [a.key for a in result.undelivered] == ["job:sync_products"]
     assert alert.undelivered == "telegram" and "HTTP 502" in alert.error
     assert "could not send by telegram" in caplog.text
 
@@ -270,10 +290,11 @@ def test_the_command_and_the_task_report_what_changed(telegram, capsys):
     sync_runs("failed", "failed", "failed")
     call_command("check_alerts")
     out = capsys.readouterr().out
-    assert "opened: sync-failing:catalog: ⚠️ Job “Supplier catalogue”" in out
+    assert "opened: job:sync_products: ⚠️ Job “Supplier catalogue, full sync”" in out
     assert "1 opened, 0 recovered, 1 open now" in out
     sync_runs("ok")
-    assert tasks.check_alerts() == "0 opened, 1 recovered, 0 undelivered"
+    assert run("check_alerts") == "ok: 1 updated"  # one recovered; each check is a run of its job
+    assert JobRun.objects.filter(kind="check_alerts", outcome="ok").count() == 2
 
 
 def test_the_admin_lists_alerts_read_only(admin_client, db):
@@ -299,11 +320,9 @@ def test_the_fake_telegram_answers_like_telegram(sandbox):
     assert sandbox.state.telegram_messages == [{"chat_id": "-100", "text": "привет"}]
 
 
-def test_a_skipped_run_neither_breaks_nor_makes_a_failure_streak(db, settings):
-    from jobs.models import JobRun
-
-    settings.ALERT_FAILURES_IN_A_ROW = 2
-    JobRun.objects.create(kind="orders", outcome="failed", error="HTTP 503")
-    JobRun.objects.create(kind="orders", outcome="skipped", error="orders-sync is already running")
-    JobRun.objects.create(kind="orders", outcome="failed", error="HTTP 503")
-    assert [a.key for a in alerts.alerts_check().opened] == ["sync-failing:orders"]
+def test_a_skipped_run_neither_breaks_nor_makes_a_failure_streak(db):
+    JobRun.objects.create(kind="sync_orders", outcome="failed", error="HTTP 503")
+    JobRun.objects.create(kind="sync_orders", outcome="skipped", error="orders-sync is already running")
+    JobRun.objects.create(kind="sync_orders", outcome="failed", error="HTTP 503")
+    [alert] = alerts.alerts_check().opened
+    assert alert.key == "job:sync_orders" and "failed 2 times in a row" in alert.message

@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from catalog.models import PricingRule, Product
-from catalog.services import catalog_sync
+from catalog.services import products_sync
 from feeds.models import FeedRun
 from feeds.services import feed_build
 from orders.models import Order, StatusChange
@@ -56,7 +56,7 @@ def screenshots(tmp_path):
 def shop(transactional_db, sandbox, store):
     """A shop after its first night: catalogue priced, feed published, orders imported."""
     PricingRule.objects.create(name="Общая наценка", markup_percent=15, min_margin_percent=5, rounding="90")
-    catalog_sync()
+    products_sync()
     feed_build()
     orders_sync(days=30)
     User.objects.create_superuser("manager", "manager@example.kz", "browser-test-pass")

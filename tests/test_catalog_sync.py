@@ -4,7 +4,7 @@ import pytest
 import responses
 
 from catalog.models import Category, PricingRule, Product
-from catalog.services import SyncError, catalog_sync
+from catalog.services import SyncError, products_sync
 from jobs.models import JobRun
 
 BASE = "http://alstyle.test/api"
@@ -58,7 +58,7 @@ def fake(db, settings):
 
 
 def test_it_imports_the_whole_catalogue_page_by_page(fake):
-    run = catalog_sync()
+    run = products_sync()
     assert fake.page_calls == 3
     assert Product.objects.count() == 600
     assert (run.outcome, run.received, run.created, run.updated, run.skipped) == ("ok", 600, 600, 0, 0)
@@ -68,28 +68,28 @@ def test_it_imports_the_whole_catalogue_page_by_page(fake):
 
 
 def test_it_writes_nothing_on_a_second_sync_without_changes(fake):
-    catalog_sync()
+    products_sync()
     before = dict(Product.objects.values_list("id", "updated_at"))
-    run = catalog_sync()
+    run = products_sync()
     assert (run.created, run.updated, run.unchanged) == (0, 0, 600)
     assert dict(Product.objects.values_list("id", "updated_at")) == before
 
 
 def test_it_costs_queries_per_page_not_per_item(fake, django_assert_max_num_queries):
     with django_assert_max_num_queries(40):
-        catalog_sync()
+        products_sync()
     fake.items = items(2400)
     with django_assert_max_num_queries(80):
-        catalog_sync()
+        products_sync()
     assert Product.objects.count() == 2400
 
 
 def test_it_keeps_a_managers_edits_across_syncs(fake):
-    catalog_sync()
+    products_sync()
     Product.objects.filter(article=100001).update(price=777, price_locked=True, manual_stock=3, publish=False)
     fake.items[1]["price1"] = 5000
     fake.items[1]["quantity"] = 99
-    run = catalog_sync()
+    run = products_sync()
     assert run.updated == 1
     product = Product.objects.get(article=100001)
     assert (product.price, product.price_locked, product.manual_stock, product.publish) == (777, True, 3, False)
@@ -97,33 +97,33 @@ def test_it_keeps_a_managers_edits_across_syncs(fake):
 
 
 def test_it_marks_vanished_items_unavailable_instead_of_deleting(fake):
-    catalog_sync()
+    products_sync()
     del fake.items[10]
-    run = catalog_sync()
+    run = products_sync()
     assert run.vanished == 1
     assert Product.objects.count() == 600
     assert not Product.objects.get(article=100010).at_supplier
     fake.items.insert(10, items(11)[10])
-    catalog_sync()
+    products_sync()
     assert Product.objects.get(article=100010).at_supplier
 
 
 def test_a_mid_sync_failure_changes_nothing(fake):
-    catalog_sync()
+    products_sync()
     fake.items[0]["price1"] = 99999
     fake.fail_from_offset = 250
     with pytest.raises(SyncError, match="HTTP 500"):
-        catalog_sync()
+        products_sync()
     assert Product.objects.get(article=100000).purchase_price == 1000
     failed = JobRun.objects.filter(outcome="failed").get()
     assert "HTTP 500" in failed.error and failed.finished
 
 
 def test_an_empty_catalogue_changes_nothing(fake):
-    catalog_sync()
+    products_sync()
     fake.items = []
     with pytest.raises(SyncError, match="no usable products"):
-        catalog_sync()
+        products_sync()
     assert Product.objects.filter(at_supplier=True).count() == 600
 
 
@@ -137,7 +137,7 @@ def test_it_skips_bad_records_and_the_repeat_of_an_article(fake):
          "price2": None, "quantity": ">100"},
         "not even an object",
     ]
-    run = catalog_sync()
+    run = products_sync()
     assert (run.received, run.created, run.skipped) == (266, 261, 5)
     assert Product.objects.get(article=100000).name == "Товар 0"
     odd = Product.objects.get(article=999002)
@@ -152,7 +152,7 @@ def test_it_survives_a_categories_failure(db, settings):
     with responses.RequestsMock() as mock:
         mock.add_callback(responses.GET, f"{BASE}/elements-pagination", callback=supplier.page)
         mock.get(f"{BASE}/categories", status=404)
-        run = catalog_sync()
+        run = products_sync()
     assert run.outcome == "ok" and "categories not refreshed" in run.notes
     assert Category.objects.get(id=2).name == "#2"
 
@@ -170,7 +170,7 @@ def test_the_command_says_in_one_line_when_a_sync_is_already_running(db):
 def test_the_refresh_stock_command_runs_the_cheap_refresh(db, sandbox, capsys):
     from django.core.management import call_command
 
-    catalog_sync()
+    products_sync()
     call_command("refresh_stock")
     assert "stock refreshed" in capsys.readouterr().out
-    assert JobRun.objects.filter(kind="stock", outcome="ok").count() == 1
+    assert JobRun.objects.filter(kind="refresh_stock", outcome="ok").count() == 1

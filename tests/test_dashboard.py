@@ -29,11 +29,6 @@ def _order(**fields):
     return Order.objects.create(**{**defaults, **fields})
 
 
-def _sync(kind, *, hours_ago, outcome=JobRun.Outcome.OK, error=""):
-    at = timezone.now() - timedelta(hours=hours_ago)
-    return JobRun.objects.create(kind=kind, started=at, finished=at, outcome=outcome, error=error)
-
-
 def _tiles(request):
     return {tile.title: tile for tile in dashboard(request=request)["tiles"]}
 
@@ -46,102 +41,83 @@ def _english(settings):
         yield
 
 
-@pytest.fixture(autouse=True)
-def _thresholds(settings):
-    """The documented defaults, whatever a local .env says."""
-    settings.DASHBOARD_CATALOG_AMBER_HOURS, settings.DASHBOARD_CATALOG_RED_HOURS = 26, 50
-    settings.DASHBOARD_FEED_BUILD_AMBER_HOURS, settings.DASHBOARD_FEED_BUILD_RED_HOURS = 2, 6
-    settings.DASHBOARD_FEED_FETCH_AMBER_HOURS, settings.DASHBOARD_FEED_FETCH_RED_HOURS = 2, 3
-    settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS = 0.5, 2
-
-
-@pytest.fixture
-def request_(rf, admin_user):
-    request = rf.get("/admin/")
-    request.user = admin_user
-    return request
-
-
 @pytest.mark.parametrize(
     ("hours_ago", "colour", "state"), [(1, "green", "on time"), (30, "amber", "late"), (60, "red", "overdue")]
 )
-def test_it_colours_the_catalogue_tile_by_the_age_of_the_last_success(request_, hours_ago, colour, state):
-    _sync(JobRun.Kind.CATALOG, hours_ago=hours_ago)
+def test_it_colours_the_full_sync_tile_by_its_last_success(admin_request, make_run, hours_ago, colour, state):
+    make_run("sync_products", ago=timedelta(hours=hours_ago))  # daily: late after 26.4 h, failing after 50.4 h
 
-    tile = _tiles(request_)["Supplier catalogue"]
+    tile = _tiles(admin_request)["Supplier catalogue, full sync"]
 
     assert (tile.colour, tile.state) == (colour, state)
     assert tile.age.endswith(" ago")
 
 
-def test_it_takes_thresholds_from_settings(request_, settings):
-    settings.DASHBOARD_ORDERS_AMBER_HOURS, settings.DASHBOARD_ORDERS_RED_HOURS = 5, 10
-    _sync(JobRun.Kind.ORDERS, hours_ago=1)
-
-    assert _tiles(request_)["Orders imported"].colour == "green"
-
-
-def test_it_shows_red_never_for_jobs_that_never_ran(request_):
-    tiles = _tiles(request_)
-
-    assert [(tile.colour, tile.state, tile.at) for tile in tiles.values()] == [("red", "never", None)] * 4
+def test_its_thresholds_follow_the_jobs_interval(admin_request, make_run, settings):
+    make_run("sync_orders", ago=timedelta(hours=1))
+    assert _tiles(admin_request)["Kaspi orders imported"].colour == "red"  # every 5 minutes: 12 runs missed
+    settings.ORDERS_SYNC_MINUTES = 60
+    assert _tiles(admin_request)["Kaspi orders imported"].colour == "green"
 
 
-def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(request_):
-    _sync(JobRun.Kind.ORDERS, hours_ago=0.2)
-    _sync(JobRun.Kind.ORDERS, hours_ago=0.1, outcome=JobRun.Outcome.FAILED, error="Kaspi answered 503 " + "x" * 500)
-    _sync(JobRun.Kind.ORDERS, hours_ago=0, outcome=JobRun.Outcome.RUNNING)  # not finished: no verdict yet
+def test_it_has_a_tile_for_every_job_amber_before_its_first_run(admin_request):
+    tiles = _tiles(admin_request)
 
-    tile = _tiles(request_)["Orders imported"]
+    assert list(tiles) == [
+        "Supplier catalogue, full sync", "Supplier stock and prices", "Feed built and published",
+        "Kaspi orders imported", "Status changes sent to Kaspi", "Alert check", "Feed fetched by Kaspi",
+    ]
+    assert {(tile.colour, tile.state, tile.at) for tile in tiles.values()} == {("amber", "never ran", None)}
 
-    assert (tile.colour, tile.state) == ("red", "failed")
+
+def test_it_turns_red_when_the_latest_run_failed_and_shortens_its_error(admin_request, make_run):
+    make_run("sync_orders", ago=timedelta(minutes=3))
+    make_run("sync_orders", "failed", ago=timedelta(minutes=2), error="Kaspi answered 503 " + "x" * 500)
+    make_run("sync_orders", "failed", ago=timedelta(minutes=1), error="Kaspi answered 503 " + "x" * 500)
+    make_run("sync_orders", "running")  # not finished: no verdict yet
+
+    tile = _tiles(admin_request)["Kaspi orders imported"]
+
+    assert (tile.colour, tile.state, tile.detail) == ("red", "failed", "failed 2 times in a row")
     assert tile.error.startswith("Kaspi answered 503") and len(tile.error) == 200
     assert tile.at is not None  # the last success is still shown
 
 
-def test_a_failed_stock_refresh_turns_the_catalogue_tile_red_at_once(request_):
-    _sync(JobRun.Kind.CATALOG, hours_ago=2)
-    _sync(JobRun.Kind.STOCK, hours_ago=0.5, outcome=JobRun.Outcome.FAILED, error="token rejected")
+def test_a_failed_daily_sync_is_red_the_same_day_whatever_the_stock_refresh_does(admin_request, make_run):
+    make_run("sync_products", ago=timedelta(hours=25))
+    make_run("sync_products", "failed", ago=timedelta(hours=1), error="token rejected")
+    make_run("refresh_stock", ago=timedelta(minutes=5))
 
-    tile = _tiles(request_)["Supplier catalogue"]
+    tiles = _tiles(admin_request)
 
-    assert (tile.colour, tile.error) == ("red", "token rejected")
-    assert tile.detail == "Latest stock refresh failed: token rejected"
-
-
-def test_a_good_stock_refresh_counts_as_fresh_supplier_data(request_):
-    _sync(JobRun.Kind.CATALOG, hours_ago=30)
-    _sync(JobRun.Kind.STOCK, hours_ago=0.5)
-
-    tile = _tiles(request_)["Supplier catalogue"]
-
-    assert tile.colour == "green"
-    assert tile.detail.startswith("Stock and prices refreshed")
+    assert (tiles["Supplier catalogue, full sync"].colour, tiles["Supplier catalogue, full sync"].error) == (
+        "red", "token rejected")
+    assert tiles["Supplier stock and prices"].colour == "green"
 
 
-def test_it_counts_only_published_feeds_and_shows_why_the_latest_was_held(request_):
-    now = timezone.now()
-    FeedRun.objects.create(started=now - timedelta(hours=1), outcome=FeedRun.Outcome.PUBLISHED)
-    FeedRun.objects.create(started=now - timedelta(minutes=20), outcome=FeedRun.Outcome.HELD,
-                           reason="Available offers fell by 80%")
-    FeedRun.objects.create(started=now, outcome=FeedRun.Outcome.DRY_RUN)
+def test_it_counts_only_published_feeds_and_shows_why_the_latest_was_held(admin_request, make_build):
+    make_build("published", ago=timedelta(minutes=20))
+    make_build("held", ago=timedelta(minutes=5), reason="Available offers fell by 80%")
+    make_build("dry_run")
 
-    tile = _tiles(request_)["Feed published"]
+    tile = _tiles(admin_request)["Feed built and published"]
 
     assert (tile.colour, tile.state) == ("red", "failed")
     assert tile.error == "held by the safety guard: Available offers fell by 80%"
+    assert tile.url == "/admin/feeds/feedrun/"
 
 
-def test_it_counts_only_successful_feed_fetches(request_):
+def test_it_counts_only_successful_feed_fetches(admin_request, make_build):
     now = timezone.now()
+    make_build(ago=timedelta(hours=3))
     FeedFetch.objects.create(at=now - timedelta(hours=2.5), status=200)
     FeedFetch.objects.create(at=now - timedelta(hours=1), status=304)
 
-    tile = _tiles(request_)["Feed fetched by Kaspi"]
+    tile = _tiles(admin_request)["Feed fetched by Kaspi"]
     assert (tile.colour, tile.at) == ("green", now - timedelta(hours=1))
 
     FeedFetch.objects.create(at=now, status=503)
-    tile = _tiles(request_)["Feed fetched by Kaspi"]
+    tile = _tiles(admin_request)["Feed fetched by Kaspi"]
     assert (tile.colour, tile.error) == ("red", "Kaspi got HTTP 503")
 
 
@@ -186,14 +162,14 @@ def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make
 
 def test_it_lists_the_latest_failures_newest_first_with_their_messages(admin_client):
     now = timezone.now()
-    JobRun.objects.create(kind=JobRun.Kind.CATALOG, started=now - timedelta(hours=3), outcome="failed",
+    JobRun.objects.create(kind="sync_products", started=now - timedelta(hours=3), outcome="failed",
                            error="Al-Style timed out")
     FeedRun.objects.create(started=now - timedelta(hours=2), outcome=FeedRun.Outcome.INVALID,
                            reason="The feed does not match the schema")
     StatusChange.objects.create(order=_order(code="777"), action="accept", state="failed",
                                 finished_at=now - timedelta(hours=1), message="<b>order not found</b>")
     for n in range(10):  # older than all of the above: only some of them fit
-        JobRun.objects.create(kind=JobRun.Kind.STOCK, started=now - timedelta(days=1, hours=n), outcome="failed",
+        JobRun.objects.create(kind="refresh_stock", started=now - timedelta(days=1, hours=n), outcome="failed",
                                error=f"old failure {n}")
 
     response = admin_client.get("/admin/")
@@ -234,7 +210,7 @@ def test_it_shows_no_alert_box_when_all_is_well(admin_client):
     assert 'id="dashboard-alerts"' not in admin_client.get("/admin/").content.decode()
 
 
-def test_it_charts_orders_and_revenue_per_local_day_for_30_days(request_):
+def test_it_charts_orders_and_revenue_per_local_day_for_30_days(admin_request):
     today = timezone.localdate()
     evening = datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=ALMATY) + timedelta(hours=23)
     _order(created_at_kaspi=evening, total_price=5000)
@@ -242,7 +218,7 @@ def test_it_charts_orders_and_revenue_per_local_day_for_30_days(request_):
     _order(created_at_kaspi=evening + timedelta(hours=2), total_price=9000, status=KaspiStatus.CANCELLED)
     _order(created_at_kaspi=evening - timedelta(days=40), total_price=1000)  # too old
 
-    orders, revenue, _ = dashboard(request=request_)["charts"]
+    orders, revenue, _ = dashboard(request=admin_request)["charts"]
 
     assert orders["svg"].count('<rect class="bar"') == 30
     assert revenue["svg"].count('<rect class="bar"') == 30
@@ -256,7 +232,7 @@ def test_it_charts_orders_and_revenue_per_local_day_for_30_days(request_):
     assert orders["svg"].count(": 0 orders</title>") == 28
 
 
-def test_it_charts_offers_of_published_feeds(request_):
+def test_it_charts_offers_of_published_feeds(admin_request):
     now = timezone.now()
     for hours, offers in [(3, 1200), (2, 1250)]:
         FeedRun.objects.create(started=now - timedelta(hours=hours), outcome="published", offers=offers,
@@ -264,7 +240,7 @@ def test_it_charts_offers_of_published_feeds(request_):
     FeedRun.objects.create(started=now - timedelta(hours=1), outcome="held", offers=10)
     FeedRun.objects.create(started=now - timedelta(days=31), outcome="published", offers=999)
 
-    offers = dashboard(request=request_)["charts"][2]["svg"]
+    offers = dashboard(request=admin_request)["charts"][2]["svg"]
 
     assert offers.count("<circle") == 4
     assert re.findall(r"<title>[^<]*: (\d+)</title>", offers) == ["1200", "1250", "1100", "1150"]
@@ -283,7 +259,7 @@ def _lots(n):
         at = now - timedelta(hours=i * 3)
         order = _order(created_at_kaspi=at)
         StatusChange.objects.create(order=order, action="accept", state="failed", finished_at=at, message="no")
-        JobRun.objects.create(kind=JobRun.Kind.ORDERS, started=at, finished=at, outcome="failed", error="x")
+        JobRun.objects.create(kind="sync_orders", started=at, finished=at, outcome="failed", error="x")
         FeedRun.objects.create(started=at, outcome="published", offers=i)
         FeedFetch.objects.create(at=at, status=200)
         Alert.objects.create(key=f"alert-{next(_codes)}", kind="job_failing", subject="s",

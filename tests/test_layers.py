@@ -1,46 +1,83 @@
-"""The folders say which layer is which: the shared helpers and the sandbox import no app (nor the project)."""
+"""The folders say which layer is which, and the imports keep to them:
+
+    kaspiconnect (settings, urls, the commands that start the shop)
+    monitoring (dashboard, alerts, /healthz)           reads every app
+    catalog, orders, feeds                             the apps
+    jobs, common                                       the floor: import no app
+    sandbox                                            plays the outside services: imports no app
+"""
 
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-APPS_AND_PROJECT = {"catalog", "orders", "feeds", "kaspiconnect"}
+APPS = {"catalog", "orders", "feeds"}
+ABOVE_THE_APPS = {"monitoring", "kaspiconnect"}
+PROJECT = APPS | ABOVE_THE_APPS | {"jobs", "common", "sandbox"}
 
 
-def imported_packages(path):
+def modules(package):
+    return [path for path in sorted((ROOT / package).rglob("*.py")) if "migrations" not in path.parts]
+
+
+def imports(path):
+    """(package, module, name) for each import in the file; name is None for `import x.y`."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            yield from (alias.name.split(".")[0] for alias in node.names)
+            for alias in node.names:
+                yield alias.name.split(".")[0], alias.name, None
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0]
+            for alias in node.names:
+                yield node.module.split(".")[0], node.module, alias.name
 
 
-def test_the_shared_helpers_import_no_app():
-    helpers = sorted((ROOT / "common").glob("*.py"))
-    assert helpers, "the shared helpers live in common/"
-    offending = {path.name: sorted(set(imported_packages(path)) & APPS_AND_PROJECT) for path in helpers}
-    assert {name: apps for name, apps in offending.items() if apps} == {}
+def offending(packages, forbidden):
+    found = {}
+    for package in packages:
+        for path in modules(package):
+            bad = sorted({top for top, _module, _name in imports(path) if top in forbidden and top != package})
+            if bad:
+                found[str(path.relative_to(ROOT))] = bad
+    return found
 
 
-def test_the_sandbox_plays_an_outside_service_and_imports_no_app():
-    modules = sorted((ROOT / "sandbox").rglob("*.py"))
-    offending = {str(path.relative_to(ROOT)): sorted(set(imported_packages(path)) & APPS_AND_PROJECT)
-                 for path in modules}
-    assert {name: apps for name, apps in offending.items() if apps} == {}
+def imported_packages(path):
+    return {top for top, _module, _name in imports(path)}
 
 
 def test_it_sees_an_import_it_must_refuse(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom catalog.models import Product\nfrom .http import call\n")
-    assert set(imported_packages(sample)) & APPS_AND_PROJECT == {"catalog"}
+    assert imported_packages(sample) & PROJECT == {"catalog"}
 
 
-def test_jobs_imports_no_app():
-    modules = [p for p in sorted((ROOT / "jobs").rglob("*.py")) if "migrations" not in p.parts]
-    offending = {str(path.relative_to(ROOT)): sorted(set(imported_packages(path)) & APPS_AND_PROJECT)
-                 for path in modules}
-    assert {name: apps for name, apps in offending.items() if apps} == {}
+@pytest.mark.parametrize("floor", ["common", "jobs", "sandbox"])
+def test_the_floor_imports_no_app(floor):
+    allowed = {"common"} if floor == "jobs" else set()
+    assert offending([floor], PROJECT - allowed) == {}
+
+
+def test_no_app_imports_the_layers_above_it():
+    assert offending(sorted(APPS | {"jobs", "common"}), ABOVE_THE_APPS) == {}
+
+
+def test_the_monitoring_layer_does_not_reach_into_the_project_package():
+    assert offending(["monitoring"], {"kaspiconnect"}) == {}
+
+
+def test_orders_imports_nothing_private_of_the_catalogue():
+    private = {}
+    for path in modules("orders"):
+        names = [f"{module}.{name}" for top, module, name in imports(path)
+                 if top == "catalog" and (name is None or name.startswith("_") or "._" in module)]
+        if names:
+            private[str(path.relative_to(ROOT))] = names
+    assert private == {}
+    assert {module for path in modules("orders") for top, module, _ in imports(path) if top == "catalog"} <= {
+        "catalog.models", "catalog.offers"}  # the catalogue's models and its public offer rules
 
 
 def test_the_run_rows_survive_their_move_to_jobs(transactional_db):
@@ -66,5 +103,6 @@ def test_the_run_rows_survive_their_move_to_jobs(transactional_db):
 
     from jobs.models import JobRun
 
-    assert list(JobRun.objects.values_list("kind", "outcome", "received")) == [("catalog", "ok", 7)]
+    # and, renamed by jobs 0004, their kind is the job's name
+    assert list(JobRun.objects.values_list("kind", "outcome", "received")) == [("sync_products", "ok", 7)]
     assert User.objects.get(pk=viewer.pk).has_perm("jobs.view_jobrun")  # who could see the runs still can

@@ -154,10 +154,10 @@ def test_new_orders_use_own_stock_first(sandbox, boss, make_product):
 
 def kaspi_catches_up(sandbox):
     """Kaspi applies the part cancellations it accepted; the next sweep reads them back."""
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
 
     sandbox.state.apply_deferred()
-    status_changes_push()
+    order_statuses_push()
 
 
 def test_a_part_cancellation_keeps_the_other_lines(sandbox, boss, make_product):
@@ -209,16 +209,16 @@ def test_a_part_cancellation_that_leaves_nothing_asks_for_a_whole_cancellation(s
 def test_a_part_cancellation_kaspi_never_applies_fails_after_an_hour(sandbox, boss, make_product):
     from datetime import timedelta
 
-    from orders.changes import APPLY_HOURS, status_changes_push
+    from orders.changes import APPLY_HOURS, order_statuses_push
 
     first, second = make_product(), make_product()
     order, _kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
     sandbox.state.entry_cancel_delay = 10 * 3600  # Kaspi sits on it
     change = run(order, "cancel_entry", boss, sku=first.sku, keep=1, reason="MERCHANT_OUT_OF_STOCK")
-    status_changes_push()
+    order_statuses_push()
     assert StatusChange.objects.get(pk=change.pk).state == "applying"
     StatusChange.objects.filter(pk=change.pk).update(sent_at=change.sent_at - timedelta(hours=APPLY_HOURS))
-    status_changes_push()
+    order_statuses_push()
     change.refresh_from_db()
     assert change.state == "failed" and "Kaspi's cabinet" in change.message
     assert len(sandbox.state.entry_cancel_posts) == 1  # waited for, never sent again
@@ -227,14 +227,14 @@ def test_a_part_cancellation_kaspi_never_applies_fails_after_an_hour(sandbox, bo
 
 @pytest.mark.parametrize("kind", ["502", "slow"])
 def test_a_part_cancellation_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss, make_product, kind):
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
 
     first, second = make_product(), make_product()
     order, _kaspi = imported(sandbox, entries=[(first.sku, 3, 1000), (second.sku, 1, 5000)])
     sandbox.state.apply_then_fail_next, sandbox.state.apply_then_fail_kind = 1, kind
     change = run(order, "cancel_entry", boss, sku=first.sku, keep=1, reason="MERCHANT_OUT_OF_STOCK")
     assert change.state == "uncertain"
-    status_changes_push()  # read back: not applied yet, and it may be on its way: wait, do not send again
+    order_statuses_push()  # read back: not applied yet, and it may be on its way: wait, do not send again
     assert StatusChange.objects.get(pk=change.pk).state == "applying"
     kaspi_catches_up(sandbox)
     change.refresh_from_db()
@@ -244,12 +244,12 @@ def test_a_part_cancellation_whose_answer_was_lost_is_read_back_not_sent_again(s
 
 
 def test_a_hand_over_whose_answer_was_lost_is_read_back_not_sent_again(sandbox, boss):
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
 
     order, _kaspi = accepted(sandbox, boss, kaspi_delivery=True)
     sandbox.state.apply_then_fail_next = 1
     assert run(order, "assemble", boss, places=1).state == "uncertain"
-    status_changes_push()
+    order_statuses_push()
     assert [p.status for p in sandbox.state.status_posts if p.code == order.code].count("ASSEMBLE") == 1
     assert Order.objects.get(pk=order.pk).waybill
 
@@ -314,7 +314,7 @@ def test_two_lines_of_one_sku_are_told_apart(sandbox, boss, make_product):
 
 
 def test_an_unreadable_read_back_leaves_the_change_uncertain_and_the_sweep_goes_on(sandbox, boss):
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
 
     stuck, _kaspi = imported(sandbox)
     other, other_kaspi = imported(sandbox)
@@ -323,14 +323,14 @@ def test_an_unreadable_read_back_leaves_the_change_uncertain_and_the_sweep_goes_
     change = status_change_request(order=other, action="accept", user=boss)
     status_change_approve(change=change, user=boss, queue=False)
     sandbox.state.find_order(code=stuck.code)["attributes"]["creationDate"] = None  # Kaspi's answer, broken
-    status_changes_push()
+    order_statuses_push()
     assert StatusChange.objects.get(order=stuck).state == "uncertain"  # not known, so not sent again
     assert StatusChange.objects.get(order=other).state == "done"
     assert [p.code for p in sandbox.state.status_posts].count(stuck.code) == 1
 
 
 def test_an_answer_that_shows_nothing_with_no_read_back_is_decided_later_not_failed(sandbox, boss, monkeypatch):
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
     from orders.kaspi import KaspiClient, KaspiError
 
     order, kaspi = imported(sandbox, status="CANCELLING", state="DELIVERY")
@@ -344,7 +344,7 @@ def test_an_answer_that_shows_nothing_with_no_read_back_is_decided_later_not_fai
     change = run(order, "returned", boss)
     assert change.state == "uncertain", change.message  # nothing known: neither done nor failed
     monkeypatch.setattr(KaspiClient, "order_by_code", reads)
-    status_changes_push()  # read back: not applied, so it is sent again, once
+    order_statuses_push()  # read back: not applied, so it is sent again, once
     change.refresh_from_db()
     assert change.state == "done" and kaspi["attributes"]["status"] == "CANCELLED"
     assert [(p.status, p.applied) for p in sandbox.state.status_posts] == [

@@ -189,7 +189,7 @@ def test_pre_order_arrival_and_a_return_from_the_order_page(admin_client, order_
 
 def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_from_kaspi, make_product, sandbox,
                                                          django_capture_on_commit_callbacks):
-    from orders.changes import status_changes_push
+    from orders.changes import order_statuses_push
 
     first, second = make_product(), make_product()
     order, kaspi = order_from_kaspi(entries=[(first.sku, 3, 1000), (second.sku, 1, 2000)])
@@ -200,7 +200,7 @@ def test_part_of_a_line_is_cancelled_from_the_order_page(admin_client, order_fro
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert str(StatusChange.State.APPLYING.label) in page
     sandbox.state.apply_deferred()
-    status_changes_push()
+    order_statuses_push()
     change.refresh_from_db()
     assert change.state == "done", change.message
     assert dict(order.entries.values_list("sku", "quantity")) == {first.sku: 1, second.sku: 1}

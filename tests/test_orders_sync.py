@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from catalog.services import catalog_sync
+from catalog.services import products_sync
 from jobs.locks import JobBusy
 from jobs.models import JobRun
 from orders.models import Order, OrderEntry, StatusChange
@@ -39,7 +39,7 @@ def test_windows_never_exceed_fourteen_days():
 
 
 def test_it_imports_every_order_with_its_lines(db, sandbox):
-    catalog_sync()
+    products_sync()
     run = orders_sync(days=30)
     assert run.outcome == "ok"
     assert Order.objects.count() == len(sandbox.state.kaspi_orders)
@@ -140,7 +140,7 @@ def sandbox_ms(days_ago):
 
 
 def test_it_proposes_accept_or_cancel_for_new_paid_orders(db, sandbox):
-    catalog_sync()
+    products_sync()
     from catalog.models import Product
 
     in_stock = Product.objects.filter(supplier_stock__gte=5, publish=True, purchase_price__gt=1).first()
@@ -170,7 +170,7 @@ def test_a_failed_import_keeps_what_it_stored_and_does_not_move_the_watermark(db
     sandbox.state.kaspi_down = True
     with pytest.raises(Exception, match="503"):
         orders_sync(days=30)
-    run = JobRun.objects.get(kind="orders")
+    run = JobRun.objects.get(kind="sync_orders")
     assert run.outcome == "failed" and "503" in run.error
     sandbox.state.kaspi_down = False
     orders_sync(days=30)
@@ -224,7 +224,7 @@ def test_it_imports_3000_orders_over_60_days_within_kaspis_rules(db, settings):
         assert_kaspi_rules_kept(server)
         call_command("sync_orders", "--days", "60")
         assert Order.objects.count() == 3000
-        assert JobRun.objects.filter(kind="orders").order_by("-started").first().created == 0
+        assert JobRun.objects.filter(kind="sync_orders").order_by("-started").first().created == 0
     finally:
         server.stop()
 

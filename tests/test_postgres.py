@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, connections
 
 from catalog.models import Product
-from catalog.services import catalog_sync
+from catalog.services import products_sync
 from jobs.locks import JobBusy, job_lock
 from orders.changes import status_change_approve, status_change_request, status_change_send
 from orders.models import Order, OrderEntry, StatusChange
@@ -86,9 +86,9 @@ def test_a_double_click_cannot_queue_two_changes(transactional_db, sandbox, admi
 
 
 def test_the_catalogue_sync_runs_on_postgresql(transactional_db, sandbox):
-    run = catalog_sync()
+    run = products_sync()
     assert Product.objects.count() == run.created > 250
-    assert catalog_sync().updated == 0
+    assert products_sync().updated == 0
 
 
 def test_a_redis_backed_cluster_of_workers_runs_queued_jobs(transactional_db, monkeypatch):

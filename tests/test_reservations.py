@@ -4,7 +4,7 @@ import pytest
 from lxml import etree
 
 from catalog.models import PricingRule, Product
-from catalog.services import catalog_sync
+from catalog.services import products_sync
 from feeds.services import feed_build
 from feeds.validation import validate_file
 from orders.changes import status_change_approve, status_change_request, status_change_send
@@ -18,7 +18,7 @@ NS = {"k": "kaspiShopping"}
 @pytest.fixture(autouse=True)
 def priced_catalogue(sandbox, store):
     PricingRule.objects.create(name="default", markup_percent=20)
-    catalog_sync()
+    products_sync()
 
 
 def published_stock(settings, sku):

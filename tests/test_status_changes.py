@@ -7,11 +7,11 @@ from django.core.management.base import CommandError
 
 from orders.changes import (
     StatusChangeRefused,
+    order_statuses_push,
     status_change_approve,
     status_change_reject,
     status_change_request,
     status_change_send,
-    status_changes_push,
 )
 from orders.models import Order, StatusChange
 from orders.sync import order_import_by_code
@@ -200,7 +200,7 @@ def test_rejecting_sends_nothing(sandbox, new_order, staff):
     change = status_change_request(order=order, action="accept", user=staff)
     status_change_reject(change=change, user=staff)
     assert StatusChange.objects.get(pk=change.pk).state == "rejected"
-    assert status_changes_push() == {state: 0 for state in StatusChange.State.values}
+    assert order_statuses_push() == {state: 0 for state in StatusChange.State.values}
     assert sandbox.state.status_posts == []
 
 
@@ -210,7 +210,7 @@ def test_a_double_send_sends_once(sandbox, new_order, staff):
     status_change_approve(change=change, user=staff, queue=False)
     send(change)
     send(change)
-    status_changes_push()
+    order_statuses_push()
     assert len(posts(sandbox, order.code)) == 1
     with pytest.raises(StatusChangeRefused):
         status_change_approve(change=change, user=staff, queue=False)
@@ -224,7 +224,7 @@ def test_an_applied_change_whose_answer_was_lost_is_read_back_not_resent(sandbox
     change = approved(order, staff, action="accept")
     assert change.state == "uncertain"
     assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
-    status_changes_push()
+    order_statuses_push()
     change.refresh_from_db()
     assert change.state == "done" and "read back" in change.message
     assert len(posts(sandbox, order.code)) == 1
@@ -237,7 +237,7 @@ def test_a_change_that_was_not_applied_is_sent_again_after_the_read_back(sandbox
     change = approved(order, staff, action="accept")
     assert change.state == "uncertain"
     sandbox.state.kaspi_down = False
-    status_changes_push()
+    order_statuses_push()
     change.refresh_from_db()
     assert change.state == "done" and change.attempts == 2
     assert len(posts(sandbox, order.code)) == 1
@@ -249,7 +249,7 @@ def test_it_gives_up_after_the_configured_attempts(sandbox, new_order, staff, se
     settings.HTTP_RETRIES = 0
     sandbox.state.kaspi_down = True
     change = approved(order, staff, action="accept")
-    status_changes_push()
+    order_statuses_push()
     change.refresh_from_db()
     assert change.state == "failed" and "gave up after 2 attempts" in change.message
 
@@ -267,11 +267,11 @@ def test_no_change_is_sent_twice_or_lost_with_twenty_percent_failures(db, sandbo
             pass
     for _ in range(10):
         try:
-            status_changes_push()
+            order_statuses_push()
         except Exception:
             continue
     sandbox.state.fail_rate = 0
-    status_changes_push()
+    order_statuses_push()
     assert set(StatusChange.objects.values_list("state", flat=True)) == {"done"}
     for order in orders:
         applied = [p for p in posts(sandbox, order.code) if p.http_status == 200]
@@ -388,12 +388,12 @@ def test_the_last_attempt_reads_back_before_giving_up(sandbox, new_order, staff,
 
 def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
     from catalog.models import PricingRule, Product, Store
-    from catalog.services import catalog_sync
+    from catalog.services import products_sync
     from orders.sync import orders_sync
 
     Store.objects.create(store_id="PP1")
     PricingRule.objects.create(name="default", markup_percent=20)
-    catalog_sync()
+    products_sync()
     product = Product.objects.filter(purchase_price__gt=1, price__gt=0, supplier_stock__gt=0).first()
     Product.objects.filter(pk=product.pk).update(manual_stock=1)
     first = sandbox.state.add_order(entries=[(product.sku, 1)])
@@ -405,9 +405,11 @@ def test_proposals_serve_stock_first_come_first_served(sandbox, staff):
 
 def test_the_push_command_and_the_task_share_one_lock(db, sandbox):
     from jobs.locks import job_lock
-    from orders import tasks
+    from jobs.models import JobRun
+    from jobs.tasks import run
 
     with job_lock("status-push"):
         with pytest.raises(CommandError, match="another status push is running"):
             call_command("push_order_statuses")
-        assert tasks.push_status_changes().startswith("skipped:")
+        assert run("push_order_statuses").startswith("skipped:")
+    assert JobRun.objects.filter(kind="push_order_statuses", outcome="skipped").count() == 2

@@ -3,7 +3,7 @@
 import pytest
 
 from catalog.models import PricingRule, Product
-from catalog.services import SyncError, catalog_sync, stock_refresh
+from catalog.services import SyncError, products_sync, stock_refresh
 from jobs.models import JobRun
 from sandbox.server import SandboxServer
 
@@ -18,7 +18,7 @@ def big_sandbox(db, settings):
 
 
 def test_it_imports_a_5000_item_catalogue_of_20_pages_completely(big_sandbox):
-    run = catalog_sync()
+    run = products_sync()
     pages = [r for r in big_sandbox.state.requests if r.path == "elements-pagination"]
     assert len(pages) == 20
     assert {r.params["limit"] for r in pages} == {"250"}
@@ -26,14 +26,14 @@ def test_it_imports_a_5000_item_catalogue_of_20_pages_completely(big_sandbox):
     assert run.received == 5000
     assert Product.objects.count() == run.created == len(articles) - (run.skipped - 1)
     assert run.skipped >= 1  # the article repeated on a later page, plus unusable records
-    second = catalog_sync()
+    second = products_sync()
     assert (second.created, second.updated, second.unchanged) == (0, 0, run.created)
 
 
 def test_every_imported_sku_is_valid_for_kaspi(big_sandbox):
     import re
 
-    catalog_sync()
+    products_sync()
     skus = list(Product.objects.values_list("sku", flat=True))
     assert all(re.fullmatch(r"[A-Za-z0-9]{1,20}", sku) for sku in skus)
     assert len(set(skus)) == len(skus)
@@ -44,7 +44,7 @@ def test_it_waits_between_requests_as_the_supplier_demands(db, settings):
     try:
         settings.ALSTYLE_API_URL = server.alstyle_url
         settings.ALSTYLE_MIN_INTERVAL = 0.3
-        catalog_sync()
+        products_sync()
         times = [r.time for r in server.state.requests]
         assert all(later - earlier >= 0.29 for earlier, later in zip(times, times[1:]))
         assert Product.objects.count() > 590
@@ -57,7 +57,7 @@ def test_it_rides_out_a_rate_limit_it_was_not_told_about(db, settings):
     try:
         settings.ALSTYLE_API_URL = server.alstyle_url
         settings.ALSTYLE_MIN_INTERVAL = 0  # misconfigured: the 403s must be waited out
-        catalog_sync()
+        products_sync()
         refused = [r for r in server.state.requests if r.path == "elements-pagination"]
         assert len(refused) > 3
         assert Product.objects.count() > 590
@@ -66,12 +66,12 @@ def test_it_rides_out_a_rate_limit_it_was_not_told_about(db, settings):
 
 
 def test_a_supplier_failure_mid_walk_changes_nothing(sandbox):
-    catalog_sync()
+    products_sync()
     before = dict(Product.objects.values_list("article", "supplier_hash"))
     sandbox.state.alstyle_products[0]["price1"] = 123456
     sandbox.state.alstyle_fail_from_page = 2
     with pytest.raises(SyncError):
-        catalog_sync()
+        products_sync()
     assert dict(Product.objects.values_list("article", "supplier_hash")) == before
     assert JobRun.objects.filter(outcome="failed").count() == 1
 
@@ -79,7 +79,7 @@ def test_a_supplier_failure_mid_walk_changes_nothing(sandbox):
 def test_a_bad_token_fails_once_with_a_clear_message(sandbox, settings):
     settings.ALSTYLE_TOKEN = "wrong-token-value"
     with pytest.raises(SyncError, match="401") as error:
-        catalog_sync()
+        products_sync()
     assert "wrong-token-value" not in str(error.value)
     assert len(sandbox.state.requests) == 1
 
@@ -88,7 +88,7 @@ def test_the_stock_refresh_updates_only_changed_rows_in_one_call(sandbox):
     seen = set()  # quantity-price can only hold one entry per article: drop the sandbox's repeat
     sandbox.state.alstyle_products[:] = [p for p in sandbox.state.alstyle_products
                                          if not (p.get("article") in seen or seen.add(p.get("article")))]
-    catalog_sync()
+    products_sync()
     product = Product.objects.filter(purchase_price__gt=1).first()
     item = next(p for p in sandbox.state.alstyle_products if p.get("article") == product.article)
     item["quantity"] = ">100"
@@ -107,12 +107,12 @@ def test_a_supplier_outage_leaves_the_published_feed_as_it_was(sandbox, store, o
     from feeds.services import feed_build, published_run
 
     PricingRule.objects.create(name="default", markup_percent=20)
-    catalog_sync()
+    products_sync()
     first = feed_build()
     assert first.outcome == "published" and first.available_offers > 200
     setattr(sandbox.state, outage, True if outage == "alstyle_empty" else 2)
     with pytest.raises(SyncError):
-        catalog_sync()
+        products_sync()
     again = feed_build()
     assert again.outcome == "published"
     assert (again.offers, again.available_offers) == (first.offers, first.available_offers)
@@ -121,14 +121,14 @@ def test_a_supplier_outage_leaves_the_published_feed_as_it_was(sandbox, store, o
 
 
 def test_a_full_sync_after_a_stock_refresh_restores_what_the_supplier_says(sandbox):
-    catalog_sync()
+    products_sync()
     product = Product.objects.filter(purchase_price__gt=1).first()
     item = next(p for p in sandbox.state.alstyle_products if p.get("article") == product.article)
     original = (item["quantity"], item["price1"])
     item["quantity"], item["price1"] = 3, product.purchase_price + 500
     stock_refresh()
     item["quantity"], item["price1"] = original
-    run = catalog_sync()
+    run = products_sync()
     assert run.updated >= 1
     product.refresh_from_db()
     assert product.purchase_price == original[1]

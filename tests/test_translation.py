@@ -153,7 +153,7 @@ def shop(db, admin_user, store, make_product):
     product.proposed_price = 15990
     product.save()
     City.objects.create(city_id="750000000", name="Алматы", price_adjust_percent=5)
-    JobRun.objects.create(kind=JobRun.Kind.STOCK, outcome=JobRun.Outcome.FAILED, error="HTTP 500",
+    JobRun.objects.create(kind="refresh_stock", outcome=JobRun.Outcome.FAILED, error="HTTP 500",
                            finished=timezone.now())
     run = feed_build()
     FeedFetch.objects.create(client_ip="10.0.0.1", user_agent="Kaspi", status=200, bytes=run.bytes, run=run)

@@ -9,7 +9,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            run = services.catalog_sync(progress=self.stdout.write)
+            run = services.products_sync(progress=self.stdout.write)
         except (services.SyncError, JobBusy) as exc:
             raise CommandError(f"catalogue sync failed: {exc}") from None
         self.stdout.write(

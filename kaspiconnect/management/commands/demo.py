@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import PricingRule, Store
-from catalog.services import SyncError, catalog_sync
+from catalog.services import SyncError, products_sync
 from feeds.services import feed_build
 from kaspiconnect.processes import run_web_and_queue
 from sandbox.server import SandboxServer
@@ -93,7 +93,7 @@ class Command(BaseCommand):
     def first_run(self):
         self.stdout.write("reading the sandbox catalogue…")
         try:
-            run = catalog_sync(progress=self.stdout.write)
+            run = products_sync(progress=self.stdout.write)
             self.stdout.write(f"catalogue: {run.created} new, {run.updated} updated, {run.skipped} skipped")
         except SyncError as exc:
             self.stderr.write(f"catalogue sync failed: {exc}")

@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            results = changes.status_changes_push()
+            results = changes.order_statuses_push()
         except JobBusy:
             raise CommandError("another status push is running; nothing sent from here") from None
         except KaspiError as exc:
