@@ -219,7 +219,9 @@ def store_entries(order, resources):
     for resource in resources:
         fields = entry_fields(resource)
         rows[fields["kaspi_id"]] = fields
-    products = dict(Product.objects.filter(sku__in=[f["sku"] for f in rows.values()]).values_list("sku", "id"))
+    found = Product.objects.filter(sku__in=[f["sku"] for f in rows.values()]).values_list("sku", "id", "own_stock")
+    products = {sku: pk for sku, pk, _own in found}
+    shelved = {pk for _sku, pk, own in found if own > 0}  # only these can give a new line own units
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         holds = order.is_open and not order.own_units_released  # its own units are still on the shelf
@@ -231,12 +233,14 @@ def store_entries(order, resources):
             if holds:  # gone at Kaspi (cancelled): its own units were never handed over
                 give_own_stock(entry.product_id, entry.own_units)
             entry.delete()  # or a row left by an old import
+        new = []
         for kaspi_id, fields in rows.items():
             fields["product_id"] = products.get(fields["sku"])
             entry = existing.get(kaspi_id)
             if entry is None:
-                own = take_own_stock(fields["product_id"], fields["quantity"]) if holds else 0
-                OrderEntry.objects.create(order=order, own_units=own, **fields)
+                takes = holds and fields["product_id"] in shelved
+                own = take_own_stock(fields["product_id"], fields["quantity"]) if takes else 0
+                new.append(OrderEntry(order=order, own_units=own, **fields))
                 continue
             if holds and fields["quantity"] < entry.own_units:
                 give_own_stock(entry.product_id, entry.own_units - fields["quantity"])
@@ -244,6 +248,7 @@ def store_entries(order, resources):
             changed = {name: value for name, value in fields.items() if getattr(entry, name) != value}
             if changed:
                 OrderEntry.objects.filter(pk=entry.pk).update(**changed)
+        OrderEntry.objects.bulk_create(new)
         Order.objects.filter(pk=order.pk).update(entries_loaded=True)
     if order.returned_to_warehouse and not order.stock_taken_back:
         order_take_back_returned(order=order)  # the return was seen before its lines

@@ -6,8 +6,6 @@ limit (403), then random failures and the endpoint itself. Injected failures nev
 
 import math
 import time
-import uuid
-from collections import Counter
 
 from .state import AlstyleRequest
 from .wire import gateway_error, json_response, run_with_faults
@@ -66,6 +64,8 @@ def handle(state, request):
     view = VIEWS.get(endpoint)
     if view is None:
         return _message(404, f"Unknown method {endpoint}")
+    if endpoint in state.alstyle_broken:
+        return _message(500, "Internal server error")
     return run_with_faults(state, lambda: _answer(view, state, request.params))
 
 
@@ -89,10 +89,6 @@ def _answer(view, state, params):
 # --- endpoints ----------------------------------------------------------------------------------
 
 
-def _elements(state, params):
-    return _page(state, params)[0]
-
-
 def _elements_pagination(state, params):
     elements, total, limit, offset = _page(state, params)
     pagination = {
@@ -103,12 +99,6 @@ def _elements_pagination(state, params):
         "offset": offset,
     }
     return {"elements": elements, "pagination": pagination}
-
-
-def _element_info(state, params):
-    articles = set(_int_list(params, "article"))
-    fields = _additional_fields(params)
-    return [_serve(p, fields) for p in _catalogue(state) if p["article"] in articles]
 
 
 def _quantity_price(state, params):
@@ -124,34 +114,18 @@ def _quantity_price(state, params):
 
 def _categories(state, params):
     categories = state.alstyle_categories
-    if params.get("id"):
-        categories = [c for c in categories if c["id"] in _subtree_ids(categories, _int_list(params, "id"))]
     lefts = _category_lefts(state.alstyle_categories, _catalogue(state))
     return [{**c, "elements": sum(c["left"] <= left <= c["right"] for left in lefts)} for c in categories]
 
 
-def _brands(state, params):
-    counts = Counter(p["brand"] for p in _catalogue(state) if p.get("brand"))
-    brands = [{"id": brand_id(name), "name": name, "count": count} for name, count in sorted(counts.items())]
-    return {"status": True, "data": brands}
-
-
 VIEWS = {
-    "elements": _elements,
     "elements-pagination": _elements_pagination,
-    "element-info": _element_info,
     "quantity-price": _quantity_price,
     "categories": _categories,
-    "brands": _brands,
 }
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def brand_id(name):
-    """Al-Style names brands by GUID; this one is stable for a name."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"alstyle-brand:{name}"))
 
 
 def _catalogue(state):
@@ -166,20 +140,8 @@ def _page(state, params):
     failing_page = state.alstyle_fail_from_page
     if failing_page is not None and offset // limit + 1 >= failing_page:
         raise _Refused(500, "failing from this page on")
-    products = _selected(state, params)
-    return [_serve(p, fields) for p in products[offset:offset + limit]], len(products), limit, offset
-
-
-def _selected(state, params):
     products = _catalogue(state)
-    if params.get("category"):
-        wanted = _subtree_ids(state.alstyle_categories, _int_list(params, "category"))
-        products = [p for p in products if p.get("category") in wanted]
-    if params.get("brand"):
-        products = [p for p in products if p.get("brand") and brand_id(p["brand"]) == params["brand"]]
-    if params.get("exclude_missing") in ("1", "true"):
-        products = [p for p in products if p.get("quantity") not in (0, "0", None)]
-    return products
+    return [_serve(p, fields) for p in products[offset:offset + limit]], len(products), limit, offset
 
 
 def _serve(product, fields):
@@ -194,12 +156,6 @@ def _additional_fields(params):
     if any(name not in EXTRA_FIELDS for name in names):
         raise _Refused(500, "unknown additional field")  # reported of the real API: it crashes
     return names
-
-
-def _subtree_ids(categories, ids):
-    """The given categories and everything below them (a nested set: children lie inside left..right)."""
-    roots = [c for c in categories if c["id"] in ids]
-    return {c["id"] for c in categories for root in roots if root["left"] <= c["left"] <= root["right"]}
 
 
 def _category_lefts(categories, products):

@@ -67,6 +67,7 @@ class SandboxState:
       alstyle_last_served  token -> time.monotonic() of its last accepted request
       alstyle_empty        True: the catalogue endpoints answer as if there were no products
       alstyle_fail_from_page  n: listing pages n, n+1, ... (1-based, offset // limit + 1) answer 500
+      alstyle_broken       methods (e.g. {"categories"}) that answer 500 while the others work
       alstyle_down         True: every Al-Style request answers 503
       requests             AlstyleRequest(time, path, params) for every Al-Style request received
 
@@ -112,6 +113,7 @@ class SandboxState:
         self.alstyle_last_served = {}
         self.alstyle_empty = False
         self.alstyle_fail_from_page = None
+        self.alstyle_broken = set()
         self.alstyle_down = False
         self.requests = []
 

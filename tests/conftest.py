@@ -6,6 +6,8 @@ import pytest
 from catalog.models import Brand, Category, Product, Store
 
 _articles = itertools.count(50000)
+# The standard sandbox: the same seed makes the same catalogue and orders, ids and codes included.
+SANDBOX = {"products": 300, "orders": 120, "order_days": 30, "seed": 7}
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +82,7 @@ def sandbox(db, settings):
     """The project's own fake Al-Style and Kaspi, with the settings pointing at it."""
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(port=0, products=300, orders=120, order_days=30, seed=7).start()
+    server = SandboxServer(port=0, **SANDBOX).start()
     server.state.slow_seconds = 0.6
     server.state.drop_seconds = 0.6
     settings.ALSTYLE_API_URL = server.alstyle_url
@@ -140,3 +142,69 @@ def make_build(make_run):
         return build
 
     return make
+
+
+class KaspiAnswers:
+    """What the standard sandbox's Kaspi answers an import of the last 30 days: every page of
+    orders (in the order the import asks for them) and every order's lines. Read once a session."""
+
+    def __init__(self, client):
+        from django.utils import timezone
+
+        from orders.kaspi import STATES
+        from orders.sync import windows
+
+        until = timezone.now()
+        self.pages = {state: [] for state in STATES}
+        for state in STATES:
+            for low, high in windows(until - timedelta(days=SANDBOX["order_days"]), until):
+                page, count = 0, 1
+                while page < count:
+                    data, meta = client.orders_page(state=state, since=low, until=high, page=page)
+                    self.pages[state].append((data, meta))
+                    page, count = page + 1, meta.get("pageCount", 0)
+        ids = [order["id"] for pages in self.pages.values() for data, _meta in pages for order in data]
+        self.lines = {order_id: client.entries(order_id) for order_id in ids}
+
+
+class ReplayedKaspi:
+    """A Kaspi client that answers from `KaspiAnswers` instead of the network: the import runs
+    through the same code, at no HTTP cost. Anything it was not recorded for fails loudly."""
+
+    requests = 0
+
+    def __init__(self, answers):
+        self._pages = {state: iter(pages) for state, pages in answers.pages.items()}
+        self._lines = answers.lines
+
+    def orders_page(self, *, state, since, until, page):
+        return next(self._pages[state])
+
+    def entries(self, order_id):
+        return self._lines[order_id]
+
+
+@pytest.fixture(scope="session")
+def kaspi_answers():
+    from django.test import override_settings
+
+    from orders.kaspi import KaspiClient
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer(port=0, **SANDBOX).start()
+    try:
+        with override_settings(KASPI_MIN_INTERVAL=0, HTTP_BACKOFF=0):
+            return KaspiAnswers(KaspiClient(base_url=server.kaspi_url, token=server.state.kaspi_token))
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imported_orders(db, sandbox, kaspi_answers):
+    """The standard sandbox's orders imported by the real import job, from answers read once a
+    session; the sandbox is there for what the test sends to Kaspi afterwards."""
+    from orders.models import Order
+    from orders.sync import orders_sync
+
+    orders_sync(days=SANDBOX["order_days"], client=ReplayedKaspi(kaspi_answers))
+    return Order.objects.all()

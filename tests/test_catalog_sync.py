@@ -1,43 +1,15 @@
-"""The catalogue sync through the real client, against a fake Al-Style at the HTTP seam."""
+"""The catalogue sync through the real client, against the sandbox's Al-Style serving the test's items."""
 
 import pytest
-import responses
 
 from catalog.models import Category, PricingRule, Product
 from catalog.services import SyncError, products_sync
 from jobs.models import JobRun
 
-BASE = "http://alstyle.test/api"
-
-
-class FakeAlstyle:
-    """Serves `items` 250 per page, like Al-Style; `fail_from_offset` breaks the walk there."""
-
-    def __init__(self, items):
-        self.items = items
-        self.fail_from_offset = None
-        self.page_calls = 0
-
-    def install(self, mock):
-        mock.add_callback(responses.GET, f"{BASE}/elements-pagination", callback=self.page)
-        mock.get(f"{BASE}/categories", json=[
-            {"id": 1, "name": "Электроника", "left": 1, "right": 4, "level": 1},
-            {"id": 2, "name": "Колонки", "left": 2, "right": 3, "level": 2},
-        ])
-
-    def page(self, request):
-        import json
-        from urllib.parse import parse_qs, urlsplit
-
-        query = parse_qs(urlsplit(request.url).query)
-        offset, limit = int(query["offset"][0]), min(int(query["limit"][0]), 250)
-        self.page_calls += 1
-        if self.fail_from_offset is not None and offset >= self.fail_from_offset:
-            return 500, {}, json.dumps({"message": "internal error"})
-        body = {"elements": self.items[offset: offset + limit],
-                "pagination": {"totalCount": len(self.items), "totalPages": -(-len(self.items) // 250),
-                               "currentPage": offset // 250 + 1, "limit": limit, "offset": offset}}
-        return 200, {}, json.dumps(body)
+CATEGORIES = [
+    {"id": 1, "name": "Электроника", "left": 1, "right": 4, "level": 1},
+    {"id": 2, "name": "Колонки", "left": 2, "right": 3, "level": 2},
+]
 
 
 def items(count, start=100000):
@@ -46,15 +18,32 @@ def items(count, start=100000):
              "quantity": ">50" if i % 7 == 0 else i % 20, "isnew": 0} for i in range(count)]
 
 
+class Supplier:
+    """The sandbox's Al-Style, serving `items` (250 a page, as Al-Style does) under CATEGORIES."""
+
+    def __init__(self, state):
+        self.state = state
+        state.alstyle_categories = CATEGORIES
+        self.items = items(600)
+
+    @property
+    def items(self):
+        return self.state.alstyle_products
+
+    @items.setter
+    def items(self, value):
+        self.state.alstyle_products = value
+
+    @property
+    def page_calls(self):
+        return sum(request.path == "elements-pagination" for request in self.state.requests)
+
+
 @pytest.fixture
-def fake(db, settings):
-    settings.ALSTYLE_API_URL = BASE
+def fake(sandbox, settings):
     settings.HTTP_RETRIES = 1
     PricingRule.objects.create(name="default", markup_percent=20, rounding="10")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        supplier = FakeAlstyle(items(600))
-        supplier.install(mock)
-        yield supplier
+    return Supplier(sandbox.state)
 
 
 def test_it_imports_the_whole_catalogue_page_by_page(fake):
@@ -111,7 +100,7 @@ def test_it_marks_vanished_items_unavailable_instead_of_deleting(fake):
 def test_a_mid_sync_failure_changes_nothing(fake):
     products_sync()
     fake.items[0]["price1"] = 99999
-    fake.fail_from_offset = 250
+    fake.state.alstyle_fail_from_page = 2
     with pytest.raises(SyncError, match="HTTP 500"):
         products_sync()
     assert Product.objects.get(article=100000).purchase_price == 1000
@@ -146,13 +135,10 @@ def test_it_skips_bad_records_and_the_repeat_of_an_article(fake):
     assert "listed twice" in run.notes and "not a number" in run.notes
 
 
-def test_it_survives_a_categories_failure(db, settings):
-    settings.ALSTYLE_API_URL = BASE
-    supplier = FakeAlstyle(items(10))
-    with responses.RequestsMock() as mock:
-        mock.add_callback(responses.GET, f"{BASE}/elements-pagination", callback=supplier.page)
-        mock.get(f"{BASE}/categories", status=404)
-        run = products_sync()
+def test_it_survives_a_categories_failure(fake):
+    fake.items = items(10)
+    fake.state.alstyle_broken = {"categories"}
+    run = products_sync()
     assert run.outcome == "ok" and "categories not refreshed" in run.notes
     assert Category.objects.get(id=2).name == "#2"
 

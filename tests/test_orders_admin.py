@@ -8,9 +8,8 @@ from orders.sync import orders_sync
 
 
 @pytest.fixture
-def imported(db, sandbox):
-    orders_sync(days=30)
-    return Order.objects.all()
+def imported(imported_orders):
+    return imported_orders
 
 
 @pytest.mark.parametrize("model", [Order, StatusChange, OrderEvent])

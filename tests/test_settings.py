@@ -46,3 +46,13 @@ def test_a_missing_token_only_fails_the_command_that_needs_it(tmp_path):
     assert result.returncode == 1
     assert "ALSTYLE_TOKEN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_removed_setting_still_set_is_named_at_start_up_with_what_replaced_it():
+    result = manage("check", ALERT_FEED_FETCH_HOURS="3", DASHBOARD_ORDERS_RED_HOURS="2")
+    assert result.returncode == 0, result.stderr  # a warning, not a refusal to start
+    warnings = [line for line in result.stderr.splitlines() if "kaspiconnect.W001" in line]
+    assert len(warnings) == 2
+    assert "ALERT_FEED_FETCH_HOURS is set but no longer used: FEED_FETCH_MINUTES" in warnings[0]
+    assert "DASHBOARD_ORDERS_RED_HOURS" in warnings[1] and "its own interval" in warnings[1]
+    assert "W001" not in manage("check").stderr
