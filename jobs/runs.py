@@ -22,7 +22,8 @@ def locked_run(name, *, client=None, failure=None, expected=()):
         try:
             stack.enter_context(job_lock(lock))
         except JobBusy as busy:
-            JobRun.objects.create(kind=name, outcome=JobRun.Outcome.SKIPPED, finished=timezone.now(), error=str(busy))
+            now = timezone.now()
+            JobRun.objects.create(kind=name, outcome=JobRun.Outcome.SKIPPED, started=now, finished=now, error=str(busy))
             raise
         yield stack.enter_context(recorded_run(name, client=client, failure=failure, expected=expected))
 
