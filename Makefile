@@ -2,11 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEMO_ENV := DATABASE_URL=sqlite:///var/demo.sqlite3 FEED_DIR=var/demo-feeds
+DEMO_ENV := KASPICONNECT_DEMO=1 DATABASE_URL=sqlite:///var/demo.sqlite3 FEED_DIR=var/demo-feeds
 # The concurrency tests run a second time against a real PostgreSQL (and Redis) when reachable.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install install-dev browser demo run lint test screenshots clean
+.PHONY: install install-dev browser demo run lint test test-slow screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,9 @@ demo: install  ## everything on this machine: sandbox APIs, admin, feed, queue; 
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py demo
 
-run: install  ## the real APIs, configured by .env
+run: install  ## the real APIs, configured by .env: gunicorn, WhiteNoise and the queue cluster
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py setup_schedules
 	$(PY) manage.py serve
 
@@ -55,6 +56,9 @@ test: install-dev browser lint
 	else \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: the PostgreSQL concurrency tests were skipped"; \
 	fi
+
+test-slow: install-dev  ## the crash tests: real processes killed in the middle of their work
+	$(PY) -m pytest -m slow
 
 screenshots: install-dev browser  ## refresh docs/dashboard.png, docs/order.png and docs/order-phone.png
 	SCREENSHOT_DIR=docs $(PY) -m pytest tests/test_browser.py

@@ -13,7 +13,7 @@ from jobs.runs import locked_run
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product
 from .pricing import RuleBook, guard_holds
-from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, parse_stock
+from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, supplier_stock
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,12 @@ def _stock_refresh(client, run):
     if not answer:
         raise SyncError(gettext("the supplier returned no stock; nothing was changed"))
     with transaction.atomic():
-        changed, run.skipped, run.unchanged = _apply_stock(answer)
+        changed, run.skipped, run.unchanged = _apply_stock(answer, run.lines)
         run.updated = len(changed)
         products_reprice(queryset=Product.objects.filter(pk__in=changed))
 
 
-def _apply_stock(answer):
+def _apply_stock(answer, notes):
     rows = Product.objects.values_list("id", "article", "supplier_quantity", "purchase_price", "retail_price")
     changed, skipped, unchanged = [], 0, 0
     for pk, article, quantity, purchase, retail in rows.iterator(chunk_size=2000):
@@ -93,12 +93,18 @@ def _apply_stock(answer):
         if not isinstance(numbers, dict):
             skipped += 1
             continue
-        new_quantity, new_purchase, new_retail, _ = parse_numbers(numbers, article)
+        try:
+            new_quantity, new_purchase, new_retail, _ = parse_numbers(numbers, article)
+            new_stock = supplier_stock(new_quantity, article)
+        except BadRecord as exc:  # this article keeps what it had; the others go on
+            skipped += 1
+            notes.append(f"skipped: {exc}")
+            continue
         if (new_quantity, new_purchase, new_retail) == (quantity, purchase, retail):
             unchanged += 1
             continue
         # The fingerprint no longer describes the row: the next full sync must compare field by field.
-        changed.append(Product(pk=pk, supplier_quantity=new_quantity, supplier_stock=parse_stock(new_quantity),
+        changed.append(Product(pk=pk, supplier_quantity=new_quantity, supplier_stock=new_stock,
                                purchase_price=new_purchase, retail_price=new_retail, supplier_hash=""))
     fields = ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price", "supplier_hash"]
     Product.objects.bulk_update(changed, fields, batch_size=BATCH)

@@ -7,11 +7,15 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
-from common.money import parse_money
+from common.money import AmountOutOfRange, parse_money
 from common.text import clean_text
 
 SKU_MAX_LENGTH = 20  # Kaspi's limit for offer/@sku
 _MORE_THAN = re.compile(r"^\s*>\s*(\d+)\s*$")
+
+
+MAX_ARTICLE = 2**63 - 1  # the article column's range
+MAX_COUNT = 2**31 - 1  # a stock or a category id: an integer column on every database
 
 
 class BadRecord(ValueError):
@@ -58,11 +62,11 @@ def parse_item(raw):
         name=clean_text(name, 1000),
         full_name=clean_text(raw.get("full_name")),
         brand=clean_text(raw.get("brand"), 255),
-        category_id=_int_or_none(raw.get("category")),
+        category_id=_category(raw.get("category"), article),
         purchase_price=purchase,
         retail_price=retail,
         quantity=quantity,
-        stock=parse_stock(quantity),
+        stock=supplier_stock(quantity, article),
         is_new=str(raw.get("isnew") or "0").strip() in ("1", "true", "True"),
     )
     return item, warnings
@@ -71,8 +75,10 @@ def parse_item(raw):
 def parse_numbers(raw, article):
     """(quantity text, purchase price, retail price, warnings) from a record or a quantity-price entry."""
     warnings = []
-    purchase = parse_money(raw.get("price1"))
-    retail = parse_money(raw.get("price2"))
+    try:
+        purchase, retail = parse_money(raw.get("price1")), parse_money(raw.get("price2"))
+    except AmountOutOfRange as exc:
+        raise BadRecord(f"article {article}: {exc}") from None
     if retail is not None and purchase is not None and purchase > 1 and retail < purchase:
         warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
         retail = None
@@ -87,7 +93,7 @@ def parse_stock(quantity):
         return settings.STOCK_MORE_THAN if settings.STOCK_MORE_THAN is not None else int(more.group(1))
     try:
         return max(0, int(Decimal(text)))
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, OverflowError):  # "abc", "NaN", "Infinity"
         return 0
 
 
@@ -95,8 +101,8 @@ def _article(value):
     try:
         article = int(str(value).strip())
     except (TypeError, ValueError):
-        raise BadRecord(f"article {value!r} is not a number") from None
-    if article <= 0:
+        raise BadRecord(f"article {str(value)[:40]!r} is not a number") from None
+    if not 0 < article <= MAX_ARTICLE:
         raise BadRecord(f"article {article} is out of range")
     if len(make_sku(article)) > SKU_MAX_LENGTH:
         raise BadRecord(f"article {article} would make a SKU longer than Kaspi's {SKU_MAX_LENGTH} characters")
@@ -105,11 +111,25 @@ def _article(value):
 
 
 
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def _category(value, article):
+    """The category id; None when there is none. One no column can hold (-1, 10**20) breaks the record."""
+    if value is None or value == "":
         return None
+    try:
+        category = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRecord(f"article {article}: category {str(value)[:40]!r} is not a number") from None
+    if not 0 < category <= MAX_COUNT:
+        raise BadRecord(f"article {article}: category {category} is out of range")
+    return category
+
+
+def supplier_stock(quantity, article):
+    """The stock a quantity text means; `BadRecord` for one no column can hold."""
+    stock = parse_stock(quantity)
+    if stock > MAX_COUNT:
+        raise BadRecord(f"article {article}: quantity {quantity[:40]!r} is out of range")
+    return stock
 
 
 def category_parents(tree):

@@ -8,9 +8,10 @@ failures are retried; secrets never appear in messages or logs.
 
 import json
 import logging
+import re
 import time
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 from django.conf import settings
@@ -56,11 +57,25 @@ class ApiError(Exception):
         self.api_message = api_message
 
 
+# Al-Style takes its token in the query string: a URL written whole must not carry it.
+ACCESS_TOKEN = re.compile(r"(access-token=)[^&\s'\"]+")
+
+
 def mask(text, secrets):
+    """`text` without any of `secrets`, also in their URL-encoded forms (a token with + / = travels
+    as %2B %2F %3D), and without any `access-token=` value."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+        for form in _forms(secret):
+            text = text.replace(form, "***")
+    return ACCESS_TOKEN.sub(r"\1***", text)
+
+
+def _forms(secret):
+    if not secret:
+        return []
+    encoded = {quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)}
+    lowered = {re.sub(r"%[0-9A-F]{2}", lambda hexes: hexes.group().lower(), form) for form in encoded}
+    return sorted({secret} | encoded | lowered, key=len, reverse=True)  # the longest first
 
 
 def safe_url(url):

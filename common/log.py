@@ -7,7 +7,6 @@ import contextvars
 import json
 import logging
 import logging.handlers
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,16 +17,13 @@ from .http import mask
 # The id of the web request being handled; "-" outside requests (queue jobs, commands).
 request_id = contextvars.ContextVar("request_id", default="-")
 
-SECRET_SETTINGS = ("ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "TELEGRAM_BOT_TOKEN", "SECRET_KEY",
-                   "EMAIL_HOST_PASSWORD")
-# Al-Style takes its token in the query string; a URL logged whole must not carry it.
-ACCESS_TOKEN = re.compile(r"(access-token=)[^&\s'\"]+")
+SECRET_SETTINGS = ("ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "FEED_TOKEN_PREVIOUS", "TELEGRAM_BOT_TOKEN",
+                   "SECRET_KEY", "EMAIL_HOST_PASSWORD")
 
 
 def mask_secrets(text):
     """`text` with every configured secret and every `access-token=` value replaced by ***."""
-    text = mask(text, [getattr(settings, name, "") or "" for name in SECRET_SETTINGS])
-    return ACCESS_TOKEN.sub(r"\1***", text)
+    return mask(text, [getattr(settings, name, "") or "" for name in SECRET_SETTINGS])
 
 
 class RequestIdFilter(logging.Filter):

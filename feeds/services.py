@@ -90,6 +90,7 @@ def _feed_run(*, dry_run, force, user, job=None):
     run = FeedRun(started=timezone.now(), forced=force, user=user, job_run=job)
     try:
         Path(settings.FEED_DIR).mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_builds()
         with tempfile.TemporaryDirectory(dir=settings.FEED_DIR, prefix=".build-") as work:
             _build(run, Path(work), dry_run=dry_run, force=force)
     except (FeedError, OfferError) as exc:
@@ -101,6 +102,12 @@ def _feed_run(*, dry_run, force, user, job=None):
     run.duration_ms = (run.finished - run.started) // timedelta(milliseconds=1)
     run.save()
     return run
+
+
+def _remove_abandoned_builds():
+    """Work folders of builds whose process died; with the build lock held, none is in use."""
+    for folder in Path(settings.FEED_DIR).glob(".build-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def fetch_evidence(job):

@@ -1,3 +1,5 @@
+import hashlib
+import os
 import re
 import secrets
 from pathlib import Path
@@ -15,18 +17,17 @@ from .services import FEED_NAME, GZIP_NAME, published_run
 _ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 CONTENT_TYPE = "application/xml; charset=utf-8"
 USER_AGENT_LENGTH = FeedFetch._meta.get_field("user_agent").max_length
+_DIGESTS = {}  # file identity -> SHA-256, in this process
 
 
 @require_safe
 def kaspi_feed(request, token):
     """The last published price list, for Kaspi. Never builds anything: it only serves the file."""
-    expected = settings.FEED_TOKEN
-    if not expected or not secrets.compare_digest(token.encode(), expected.encode()):
+    if not token_accepted(token):
         raise Http404
-    run = published_run()
-    response = _serve(request, run) if run else None
+    response = _serve(request)
+    run = published_run() if response is not None else None
     if response is None:  # nothing published yet, or the file has gone from the disk
-        run = None
         response = HttpResponse(_("No feed has been published yet."), status=503, headers={"Retry-After": "600"})
     sent = int(response["Content-Length"]) if request.method == "GET" and response.status_code == 200 else 0
     FeedFetch.objects.create(
@@ -39,27 +40,55 @@ def kaspi_feed(request, token):
     return response
 
 
-def _serve(request, run):
-    """The published file, gzipped when the client takes that, or a 304; None if the file is missing."""
+def token_accepted(token):
+    """The current FEED_TOKEN, or during a change of URL the previous one (FEED_TOKEN_PREVIOUS);
+    compared in constant time, each of them."""
+    given = token.encode()
+    accepted = [secrets.compare_digest(given, known.encode())
+                for known in (settings.FEED_TOKEN, settings.FEED_TOKEN_PREVIOUS) if known]
+    return any(accepted)
+
+
+def _serve(request):
+    """The published file, gzipped when the client takes that, or a 304; None if the file is missing.
+
+    The ETag and Last-Modified come from the very file being sent (opened once, so a new build
+    replacing the path meanwhile changes nothing here), never from a run row that a crash could
+    leave describing another file.
+    """
     gzipped = bool(_ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
-    path = Path(settings.FEED_DIR) / (GZIP_NAME if gzipped else FEED_NAME)
-    # A strong ETag names one representation, so the gzipped one gets its own.
-    etag = f'"{run.sha256}-gzip"' if gzipped else f'"{run.sha256}"'
-    modified = int(run.finished.timestamp())
-    response = get_conditional_response(request, etag=etag, last_modified=modified)
+    try:
+        handle = open(Path(settings.FEED_DIR) / (GZIP_NAME if gzipped else FEED_NAME), "rb")
+    except FileNotFoundError:
+        return None
+    stat = os.fstat(handle.fileno())
+    etag = f'"{_digest(handle, stat)}"'
+    response = get_conditional_response(request, etag=etag, last_modified=int(stat.st_mtime))
+    if response is not None or request.method == "HEAD":
+        handle.close()
     if response is None:
-        try:
-            if request.method == "HEAD":
-                response = HttpResponse(content_type=CONTENT_TYPE, headers={"Content-Length": path.stat().st_size})
-            else:
-                # The open file stays whole even if a new build replaces the path meanwhile.
-                response = FileResponse(open(path, "rb"), content_type=CONTENT_TYPE, filename=FEED_NAME)
-        except FileNotFoundError:
-            return None
+        if request.method == "HEAD":
+            response = HttpResponse(content_type=CONTENT_TYPE, headers={"Content-Length": stat.st_size})
+        else:
+            response = FileResponse(handle, content_type=CONTENT_TYPE, filename=FEED_NAME)
         if gzipped:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
-    response["Last-Modified"] = http_date(modified)
+    response["Last-Modified"] = http_date(stat.st_mtime)
     response["Cache-Control"] = "no-cache"  # anything in between must ask again each time
     patch_vary_headers(response, ["Accept-Encoding"])
     return response
+
+
+def _digest(handle, stat):
+    """SHA-256 of the open file, computed once per published file (its inode, size and mtime)."""
+    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    cached = _DIGESTS.get(identity)
+    if cached is None:
+        handle.seek(0)
+        cached = hashlib.file_digest(handle, "sha256").hexdigest()
+        handle.seek(0)
+        if len(_DIGESTS) >= 4:  # the published plain and gzipped files, and the ones just replaced
+            _DIGESTS.clear()
+        _DIGESTS[identity] = cached
+    return cached

@@ -1,6 +1,8 @@
 """One run of a job at a time: a PostgreSQL advisory lock across machines, a file lock otherwise."""
 
 import fcntl
+import os
+import socket
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,3 +53,34 @@ def _file_lock(name):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def holder_id():
+    """Who is working on something now, for a row to record: this machine, process and its start.
+
+    `holder_alive` later tells a holder that died (killed, crashed) from one still at work."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+
+
+def holder_alive(holder):
+    """True or False for a holder on this machine; None when it is elsewhere (or unknown)."""
+    host, _, rest = (holder or "").partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return _started(int(pid)) == started  # a new process that got the same number is not the holder
+
+
+def _started(pid):
+    """The process's start time in clock ticks since boot (Linux), or "" where that is not known."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""

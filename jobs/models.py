@@ -53,14 +53,22 @@ class JobRun(models.Model):
         self.outcome, self.error = self.Outcome.FAILED, reason
 
     @property
+    def verdict(self):
+        """ "done", "done with 2 skipped", or what went wrong: a skipped record never fails a run."""
+        if self.outcome == self.Outcome.OK:
+            return f"done with {self.skipped} skipped" if self.skipped else "done"
+        if self.outcome == self.Outcome.FAILED:
+            return f"failed: {self.error}"
+        return f"{self.outcome}: {self.error}" if self.error else self.outcome
+
+    @property
     def summary(self):
-        """One line for the queue's result and the logs."""
+        """The verdict and the counts, for the queue's result and the logs."""
         counts = ", ".join(
-            f"{count} {field}" for field in ("received", "created", "updated", "unchanged", "skipped", "vanished")
+            f"{count} {field}" for field in ("received", "created", "updated", "unchanged", "vanished")
             if (count := getattr(self, field))
         )
-        text = f"{self.outcome}: {counts}" if counts else self.outcome
-        return f"{text}; {self.error}" if self.error else text
+        return f"{self.verdict} ({counts})" if counts else self.verdict
 
     @property
     def duration(self):

@@ -25,7 +25,17 @@ def locked_run(name, *, client=None, failure=None, expected=()):
             now = timezone.now()
             JobRun.objects.create(kind=name, outcome=JobRun.Outcome.SKIPPED, started=now, finished=now, error=str(busy))
             raise
+        close_abandoned_runs(lock)
         yield stack.enter_context(recorded_run(name, client=client, failure=failure, expected=expected))
+
+
+def close_abandoned_runs(lock):
+    """With the lock held, a run of these jobs still "running" belongs to a process that died (killed,
+    out of memory, a machine gone): it failed, and counts as such for the dashboard and the alerts."""
+    jobs = [job.name for job in registry.JOBS.values() if (job.lock or job.name) == lock]
+    return JobRun.objects.filter(kind__in=jobs, outcome=JobRun.Outcome.RUNNING).update(
+        outcome=JobRun.Outcome.FAILED, finished=timezone.now(),
+        error="the process running it stopped before it finished (killed or crashed)")
 
 
 @contextmanager

@@ -1,26 +1,31 @@
-"""Run the web server and the queue cluster side by side until Ctrl-C (for `serve` and `demo`)."""
+"""Run the web server (gunicorn) and the queue cluster side by side until Ctrl-C or SIGTERM
+(for `serve` and `demo`): one supervisor that stops both cleanly."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 GRACE_SECONDS = 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_web_and_queue(*, address, extra_env=None, out=print):
-    """Start `runserver` and `qcluster` as children; stop both when either ends, on Ctrl-C or SIGTERM.
+def run_web_and_queue(*, address=None, extra_env=None, out=print):
+    """Start gunicorn (gunicorn.conf.py; `address` overrides GUNICORN_BIND) and `qcluster` as
+    children; stop both when either ends, on Ctrl-C or SIGTERM.
 
     Each child leads its own process group, so stopping it also stops the workers it forked.
     """
     env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-    manage = [sys.executable, "manage.py"]
+    web = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
+    if address:
+        web += ["--bind", address]
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up like Ctrl-C
     children = [
-        subprocess.Popen([*manage, "runserver", "--noreload", "--insecure", address], env=env,
-                         start_new_session=True),
-        subprocess.Popen([*manage, "qcluster"], env=env, start_new_session=True),
+        subprocess.Popen(web, env=env, cwd=ROOT, start_new_session=True),
+        subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env, cwd=ROOT, start_new_session=True),
     ]
     try:
         while all(child.poll() is None for child in children):
@@ -36,7 +41,7 @@ def run_web_and_queue(*, address, extra_env=None, out=print):
 
 def _stop(children):
     for child in children:
-        _signal_group(child, signal.SIGTERM)  # qcluster finishes its tasks; runserver just ends
+        _signal_group(child, signal.SIGTERM)  # qcluster finishes its tasks; gunicorn its requests
     deadline = time.monotonic() + GRACE_SECONDS
     for child in children:
         try:

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import environ
+from django.core.checks.security.base import _check_secret_key
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -18,10 +19,25 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 ENV_FILE = BASE_DIR / ".env"
+TESTING = "pytest" in sys.modules
 if ENV_FILE.exists():
     env.read_env(str(ENV_FILE))
-elif "pytest" not in sys.modules and not env.bool("KASPICONNECT_QUIET", default=False):
+elif not TESTING and not env.bool("KASPICONNECT_QUIET", default=False):
     print("warning: no .env file, using defaults (see .env.example)", file=sys.stderr)
+
+# Secrets may come from files (Docker and compose secrets, a vault agent): NAME_FILE holds the
+# path of a file whose content is NAME. A value set directly wins.
+SECRETS_FROM_FILES = [
+    "SECRET_KEY", "ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "FEED_TOKEN_PREVIOUS", "TELEGRAM_BOT_TOKEN",
+    "DATABASE_URL", "REDIS_URL", "EMAIL_URL",
+]
+for _name in SECRETS_FROM_FILES:
+    _path = env.ENVIRON.get(f"{_name}_FILE")
+    if _path and not env.ENVIRON.get(_name):
+        try:
+            env.ENVIRON[_name] = Path(_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{_name}_FILE cannot be read: {exc}") from None
 
 
 def _read(name, cast, default, valid=None, expected=""):
@@ -56,11 +72,26 @@ def _url(name, default):
     return url.rstrip("/")
 
 
-def _secret_key():
+def _secret_key(debug):
+    """SECRET_KEY from the environment. Only a development start (DEBUG on, the demo, the tests) may
+    go without one: it then keeps a random key in var/secret_key so that sessions survive restarts.
+    A real start refuses a missing or weak key, by Django's own test (50+ characters, 5+ distinct)."""
     value = _read("SECRET_KEY", env.str, "")
+    development = debug or TESTING or env.bool("KASPICONNECT_DEMO", default=False)
+    if not value and not development:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: put a random one in .env (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))') or name a file in SECRET_KEY_FILE; every web machine "
+            "needs the same one. An installation that kept its key in var/secret_key keeps its sessions "
+            "with SECRET_KEY_FILE=var/secret_key."
+        )
     if value:
+        if not development and not _check_secret_key(value):
+            raise ImproperlyConfigured(
+                "SECRET_KEY is weak: use at least 50 random characters with at least 5 different ones, "
+                "not starting with 'django-insecure-' (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+            )
         return value
-    # No key configured: keep a random one on disk so sessions survive restarts.
     path = BASE_DIR / "var" / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,10 +100,23 @@ def _secret_key():
     return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
 DEBUG = _read("DEBUG", _strict_bool, False)
+SECRET_KEY = _secret_key(DEBUG)
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+
+# --- HTTPS (see .env.example for the values behind a proxy that ends TLS) -----------------------
+SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", _strict_bool, False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's health check may come over plain HTTP
+SECURE_PROXY_SSL_HEADER = _read(
+    "SECURE_PROXY_SSL_HEADER", env.tuple, None, lambda v: v is None or len(v) == 2,
+    "a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https",
+)
+SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 0, lambda v: v >= 0, "seconds >= 0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _read("SECURE_HSTS_INCLUDE_SUBDOMAINS", _strict_bool, False)
+SECURE_HSTS_PRELOAD = _read("SECURE_HSTS_PRELOAD", _strict_bool, False)
+SESSION_COOKIE_SECURE = _read("SESSION_COOKIE_SECURE", _strict_bool, False)
+CSRF_COOKIE_SECURE = _read("CSRF_COOKIE_SECURE", _strict_bool, False)
 
 # --- the two APIs -------------------------------------------------------------------------------
 ALSTYLE_API_URL = _url("ALSTYLE_API_URL", "https://api.al-style.kz/api")
@@ -110,11 +154,20 @@ FEED_TOKEN = _read(
     lambda v: re.fullmatch(r"([A-Za-z0-9_-]{16,128})?", v),
     "16-128 characters of A-Z a-z 0-9 _ -",
 )
+# While the URL in Kaspi's cabinet is being changed to a new FEED_TOKEN, the old one keeps working.
+FEED_TOKEN_PREVIOUS = _read(
+    "FEED_TOKEN_PREVIOUS",
+    env.str,
+    "",
+    lambda v: re.fullmatch(r"([A-Za-z0-9_-]{16,128})?", v),
+    "16-128 characters of A-Z a-z 0-9 _ -",
+)
 FEED_DIR = Path(_read("FEED_DIR", env.str, "") or BASE_DIR / "var" / "feeds")  # empty: the default
 # A build that loses more than this share of available offers is held back (supplier outage).
 FEED_MAX_DROP_PERCENT = _read("FEED_MAX_DROP_PERCENT", env.int, 30, lambda v: 0 <= v <= 100, "0 to 100")
 FEED_MODEL_MAX_LENGTH = 255
-STATE_DIR = BASE_DIR / "var"
+# Job locks on SQLite (PostgreSQL uses advisory locks); default var/ in the project folder.
+STATE_DIR = Path(_read("STATE_DIR", env.str, "") or BASE_DIR / "var")
 
 # --- orders -------------------------------------------------------------------------------------
 ORDERS_FIRST_DAYS = _read("ORDERS_FIRST_DAYS", env.int, 14, lambda v: 1 <= v <= 365, "1 to 365 days")
@@ -189,6 +242,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kaspiconnect.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, compressed and hashed, from any WSGI server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -241,7 +295,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(_read("STATIC_ROOT", env.str, "") or BASE_DIR / "var" / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cached forever by browsers) and gzip/brotli copies, made by collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- the web server (gunicorn.conf.py reads these; `manage.py serve` starts it) ----------------
+GUNICORN_BIND = _read("GUNICORN_BIND", env.str, "127.0.0.1:8000")
+GUNICORN_WORKERS = _read("GUNICORN_WORKERS", env.int, 2, lambda v: 1 <= v <= 64, "1 to 64")
+GUNICORN_TIMEOUT = _read("GUNICORN_TIMEOUT", env.int, 60, lambda v: 5 <= v <= 3600, "seconds from 5 to 3600")
 
 # --- queue --------------------------------------------------------------------------------------
 REDIS_URL = _read("REDIS_URL", env.str, "")

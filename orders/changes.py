@@ -12,6 +12,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from jobs.locks import holder_alive, holder_id
 from jobs.runs import locked_run
 
 from .kaspi import KaspiClient, KaspiError, answer_errors, answer_resource
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_COMMENT = 1000  # Kaspi's limit for a cancellation comment
 MAX_PLACES = 99  # parcels of one Kaspi Delivery hand-over
+STALE_SENDING = timedelta(minutes=10)  # a sender on another machine that says nothing this long has died
 APPLY_HOURS = 1  # a part cancellation Kaspi accepted but has not applied after this long has failed
 class StatusChangeRefused(Exception):
     """A change the rules (or Kaspi) refuse; the message says why, for people."""
@@ -285,13 +287,15 @@ def status_change_send(*, change_id, client=None):
     change = StatusChange.objects.select_related("order").get(pk=change_id)
     claimable = [StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN]
     claimed = StatusChange.objects.filter(pk=change.pk, state__in=claimable).update(
-        state=StatusChange.State.SENDING, sent_at=timezone.now(), attempts=F("attempts") + 1
+        state=StatusChange.State.SENDING, sent_at=timezone.now(), attempts=F("attempts") + 1, claimed_by=holder_id()
     )
     if not claimed:
         return change  # another worker has it, or it is finished
     change.refresh_from_db()
     tried_before = change.attempts > 1  # an earlier attempt may have been applied without an answer
-    if tried_before and not change.is_code_request:
+    if tried_before and change.is_code_request:
+        return _code_maybe_sent(client, change)
+    if tried_before:
         found = _read_back_quietly(client, change)
         if found:
             return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
@@ -307,12 +311,29 @@ def status_change_send(*, change_id, client=None):
     except KaspiError as exc:
         if not exc.temporary:
             return _refused(client, change, exc, tried_before)
+        if change.is_code_request:
+            return _code_maybe_sent(client, change)
         if change.attempts >= settings.STATUS_MAX_ATTEMPTS:
-            if not change.is_code_request and _read_back_quietly(client, change):
+            if _read_back_quietly(client, change):
                 return _finish(change, StatusChange.State.DONE, _("found applied at Kaspi when read back"))
             return _give_up(change, exc)
         return _uncertain(change, str(exc))
     return _settle(client, change, body)
+
+
+def _code_maybe_sent(client, change):
+    """A code request whose answer was lost may well have reached Kaspi, which then texted the buyer.
+    Kaspi shows no trace of a code it sent, and a second request would void the buyer's code: it is
+    never sent again by itself. The order is read back (and stored) for what it shows; someone asks
+    for a new code by hand only if the buyer got none."""
+    found = _read_back_quietly(client, change)
+    if found is not None:
+        change.order.refresh_from_db()
+    if change.order.status == KaspiStatus.COMPLETED:
+        return _finish(change, StatusChange.State.DONE, _("the order is already completed at Kaspi"))
+    return _finish(change, StatusChange.State.DONE, _(
+        "Kaspi's answer was lost, so the buyer has probably been sent a code: ask for it; request a new "
+        "one only if none came (each new code voids the one before)"))
 
 
 def _give_up(change, error):
@@ -465,13 +486,23 @@ def order_statuses_push(*, client=None):
 
 
 def _push(client):
-    stale = timezone.now() - timedelta(minutes=10)
-    StatusChange.objects.filter(state=StatusChange.State.SENDING, sent_at__lt=stale).update(
-        state=StatusChange.State.UNCERTAIN, message=_("the sending worker stopped without an answer"))
+    _release_abandoned_sends()
     due = StatusChange.objects.filter(state__in=[StatusChange.State.APPROVED, StatusChange.State.UNCERTAIN])
     results = [status_change_send(change_id=pk, client=client) for pk in due.values_list("pk", flat=True)]
     status_changes_settle(client=client)
     return {state: sum(1 for change in results if change.state == state) for state in StatusChange.State.values}
+
+
+def _release_abandoned_sends():
+    """A change "sending" whose process died is uncertain: the push reads it back before anything is
+    sent again. On this machine a dead sender is seen at once; one elsewhere after STALE_SENDING."""
+    stale = timezone.now() - STALE_SENDING
+    for pk, holder, sent_at in StatusChange.objects.filter(state=StatusChange.State.SENDING).values_list(
+            "pk", "claimed_by", "sent_at"):
+        alive = holder_alive(holder)
+        if alive is False or (alive is None and sent_at and sent_at < stale):
+            StatusChange.objects.filter(pk=pk, state=StatusChange.State.SENDING, claimed_by=holder).update(
+                state=StatusChange.State.UNCERTAIN, message=_("the sending worker stopped without an answer"))
 
 
 def _detail(change):

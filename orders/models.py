@@ -236,6 +236,8 @@ class StatusChange(models.Model):
                                     related_name="+", verbose_name=_("approved by"))
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # The process sending it ("host:pid:start"), so that a push can tell a sender that died.
+    claimed_by = models.CharField(_("sent by process"), max_length=100, blank=True, editable=False)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message = models.TextField(_("Kaspi's answer"), blank=True)

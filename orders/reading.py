@@ -15,7 +15,6 @@ from jobs.models import JobRun
 from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock
 
-MAX_MONEY = 2_000_000_000  # fits every integer column, far above any real order
 MAX_UNITS = 100_000
 # What an answer that does not parse raises (huge numbers: OverflowError).
 MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
@@ -104,7 +103,7 @@ def order_fields(resource):
     than stored blank, so they never overwrite what is already known.
     """
     attrs = resource["attributes"]
-    kaspi_id, code = str(resource["id"]), str(attrs["code"])
+    kaspi_id, code = _identifier(resource.get("id")), _identifier(attrs.get("code"))
     if not kaspi_id or not code or not attrs.get("status"):
         raise ValueError("an order without id, code or status")
     delivery = _kaspi_delivery(attrs)
@@ -255,10 +254,14 @@ def store_entries(order, resources):
 
 
 def _money(value):
-    amount = parse_money(value) or 0
-    if amount > MAX_MONEY:
-        _unusable("amount", value)
-    return amount
+    return parse_money(value) or 0  # AmountOutOfRange (a ValueError) makes the order or line unusable
+
+
+def _identifier(value):
+    """An id or a number as text; empty for what is none (None, "", a list, True)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value).strip()
 
 
 def whole_or_zero(value):

@@ -7,6 +7,7 @@ may be running at the same time). Every knob is listed in the class docstring.
 import random
 import threading
 import time
+from collections import Counter
 from typing import NamedTuple
 
 from . import data
@@ -79,6 +80,7 @@ class SandboxState:
       status_posts         StatusPost for every POST /orders that reached the status logic
       entry_cancel_posts   EntryCancelPost for every POST /orderEntryCancelOperation with a well-formed body
       security_codes       order code -> the completion code the buyer last "received" by SMS
+      codes_sent           order code -> how many SMS codes the buyer got (each voids the one before)
       apply_then_fail_next n: the next n successful POST /orders or /orderEntryCancelOperation are
       apply_then_fail_kind     applied, yet answered with this failure kind instead (default "502";
                                "slow" for a timeout)
@@ -128,6 +130,7 @@ class SandboxState:
         self.status_posts = []
         self.entry_cancel_posts = []
         self.security_codes = {}
+        self.codes_sent = Counter()
         self.apply_then_fail_next = 0
         self.apply_then_fail_kind = "502"
         self.errors_with_200_next = 0
@@ -207,6 +210,7 @@ class SandboxState:
     def new_security_code(self, order_code):
         code = f"{self._rng.randrange(10_000):04d}"
         self.security_codes[order_code] = code
+        self.codes_sent[order_code] += 1
         return code
 
     def sleep(self, seconds):

@@ -23,9 +23,12 @@ def _isolated_settings(settings, tmp_path):
     """Every test gets its own feed folder and state folder, and never waits for rate limits.
 
     Passwords are hashed the fast way: the real hasher's cost is the point in production and
-    only slows each test user down here.
+    only slows each test user down here. Static files come unhashed, as they are in the source.
     """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages render without collectstatic's manifest; the browser test serves the collected files.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.FEED_DIR = tmp_path / "feeds"
     settings.STATE_DIR = tmp_path / "state"
     settings.ALSTYLE_MIN_INTERVAL = 0
@@ -176,12 +179,21 @@ class ReplayedKaspi:
     def __init__(self, answers):
         self._pages = {state: iter(pages) for state, pages in answers.pages.items()}
         self._lines = answers.lines
+        self._by_code = {
+            str(order["attributes"].get("code")): order
+            for pages in answers.pages.values() for data, _meta in pages for order in data
+            if isinstance(order, dict) and isinstance(order.get("attributes"), dict)
+        }
 
     def orders_page(self, *, state, since, until, page):
         return next(self._pages[state])
 
     def entries(self, order_id):
         return self._lines[order_id]
+
+    def order_by_code(self, code):
+        """An order read by its number: as the pages had it, or None when Kaspi has no such order."""
+        return self._by_code.get(str(code))
 
 
 @pytest.fixture(scope="session")

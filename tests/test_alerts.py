@@ -293,7 +293,7 @@ def test_the_command_and_the_task_report_what_changed(telegram, capsys):
     assert "opened: job:sync_products: ⚠️ Job “Supplier catalogue, full sync”" in out
     assert "1 opened, 0 recovered, 1 open now" in out
     sync_runs("ok")
-    assert run("check_alerts") == "ok: 1 updated"  # one recovered; each check is a run of its job
+    assert run("check_alerts") == "done (1 updated)"  # one recovered; each check is a run of its job
     assert JobRun.objects.filter(kind="check_alerts", outcome="ok").count() == 2
 
 

@@ -2,6 +2,10 @@
 the dashboard, approve a proposed acceptance and see it sent to Kaspi, then hand the Kaspi
 Delivery order over and open its waybill.
 
+On PostgreSQL (the second run of `make test`) the site is the production stack, started as
+`make run` starts it: `manage.py serve` (collectstatic, gunicorn with WhiteNoise, the queue
+cluster), on the test database. On SQLite it is Django's live server in this process.
+
 Chromium comes from the system (`make test` installs Debian's `chromium` where it can); the test
 is skipped, saying why, only when no browser is there. `SCREENSHOT_DIR=docs` keeps the
 screenshots the README shows (`make screenshots`).
@@ -9,10 +13,17 @@ screenshots the README shows (`make screenshots`).
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.contrib.auth.models import User
+from django.db import connection, connections
 
 from catalog.models import PricingRule, Product
 from catalog.services import products_sync
@@ -22,7 +33,8 @@ from orders.models import Order, StatusChange
 from orders.sync import orders_sync
 
 # The browser asks for Russian, as the shop's staff do: the test reads the same language.
-pytestmark = [pytest.mark.browser, pytest.mark.russian]
+pytestmark = [pytest.mark.browser, pytest.mark.russian, pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -43,6 +55,9 @@ def page(monkeypatch):
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ru-RU")
         yield context.new_page()
         browser.close()
+        # The test's queries ran in Playwright's greenlet, on a connection of their own: closed here,
+        # or PostgreSQL would keep a session open on the test database as it is dropped.
+        connections.close_all()
 
 
 @pytest.fixture
@@ -66,17 +81,97 @@ def shop(transactional_db, sandbox, store):
     return Order.objects.get(code=kaspi["attributes"]["code"]), kaspi
 
 
-def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, screenshots, settings):
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def site(request, shop, sandbox, settings, tmp_path):
+    """The site's address: the production stack on PostgreSQL, the live server otherwise."""
+    if connection.vendor != "postgresql":
+        yield request.getfixturevalue("live_server").url
+        return
+    # The stack hashes passwords as production does: store the manager's that way.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    manager = User.objects.get(username="manager")
+    manager.set_password("browser-test-pass")
+    manager.save()
+    database = connection.settings_dict
+    address = f"127.0.0.1:{_free_port()}"
+    env = {
+        **os.environ, "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+                                      f"{database['NAME']}",
+        "SECRET_KEY": "browser-test-" + "Zq8Lp3Vx7Nc2Rb6Tw1Md5Hk9Gf4Js0" * 2, "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1", "STATIC_ROOT": str(tmp_path / "static"), "FEED_DIR": str(settings.FEED_DIR),
+        "FEED_TOKEN": settings.FEED_TOKEN, "KASPI_API_URL": sandbox.kaspi_url, "KASPI_TOKEN": settings.KASPI_TOKEN,
+        "KASPI_MERCHANT_ID": settings.KASPI_MERCHANT_ID, "KASPI_COMPANY": settings.KASPI_COMPANY,
+        "ALSTYLE_API_URL": sandbox.alstyle_url, "ALSTYLE_TOKEN": settings.ALSTYLE_TOKEN, "KASPI_MIN_INTERVAL": "0",
+        "LANGUAGE_CODE": "ru", "GUNICORN_WORKERS": "2", "Q_WORKERS": "1", "KASPICONNECT_QUIET": "1",
+    }
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--address", address], cwd=ROOT, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://{address}"
+    try:
+        _wait_until_healthy(url, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=40)
+        _wait_for_other_sessions_to_end()
+
+
+def _wait_for_other_sessions_to_end(seconds=10):
+    """The stack's connections close as its processes end; the test database is dropped after that."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(query)
+            if not cursor.fetchone()[0]:
+                return
+            time.sleep(0.2)
+
+
+def _wait_until_healthy(url, server, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"manage.py serve stopped: {server.stderr.read().decode()[-2000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:  # database and queue cluster up
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    pytest.fail("the production stack did not become healthy in time")
+
+
+def eventually(check, seconds=20):
+    """For what the queue does after a click: true at once in-process, within seconds on the real stack."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_a_manager_runs_the_shop_from_the_browser(site, page, shop, screenshots, settings):
     order, kaspi = shop
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/admin/login/")
+    page.goto(f"{site}/admin/login/")
     page.fill("#id_username", "manager")
     page.fill("#id_password", "browser-test-pass")
     page.click("input[type=submit]")
     page.wait_for_selector("#content")
+    stylesheet = page.get_attribute("link[rel=stylesheet][href*='admin/css/base']", "href")
+    styles = page.request.get(f"{site}{stylesheet}", headers={"Accept-Encoding": "gzip"})
+    assert styles.status == 200 and "text/css" in styles.headers["content-type"]  # the admin has its styles
 
     product = Product.objects.filter(price__gt=0).order_by("sku").first()
-    page.goto(f"{live_server.url}/admin/catalog/product/?q={product.sku}")
+    page.goto(f"{site}/admin/catalog/product/?q={product.sku}")
     page.fill("input[name='form-0-price']", "12990")
     page.click("input[name='_save']")
     page.wait_for_selector(".messagelist")
@@ -84,7 +179,7 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     assert (product.price, product.price_locked) == (12990, True)
 
     builds = FeedRun.objects.count()
-    page.goto(f"{live_server.url}/admin/feeds/feedrun/")
+    page.goto(f"{site}/admin/feeds/feedrun/")
     page.select_option("select[name='action']", "build_now")
     page.click("button[name='index']")
     page.wait_for_selector(".messagelist .success")
@@ -92,23 +187,23 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     assert FeedRun.objects.first().outcome == "published"
     assert f'sku="{product.sku}"' in (settings.FEED_DIR / "kaspi.xml").read_text()
 
-    fetched = page.request.get(f"{live_server.url}/feeds/{settings.FEED_TOKEN}/kaspi.xml",
+    fetched = page.request.get(f"{site}/feeds/{settings.FEED_TOKEN}/kaspi.xml",
                                headers={"User-Agent": "Kaspi price-list fetcher"})
     assert fetched.status == 200 and fetched.headers["content-type"] == "application/xml; charset=utf-8"
 
-    page.goto(f"{live_server.url}/admin/")
+    page.goto(f"{site}/admin/")
     page.wait_for_selector("svg")
     page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
     proposal = StatusChange.objects.get(order=order, state="pending")
     assert (proposal.action, proposal.proposed) == ("accept", True)
-    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
     page.click("#approve-change")
     page.wait_for_selector(".messagelist")
+    assert eventually(lambda: StatusChange.objects.get(pk=proposal.pk).state == "done")  # sent by the queue
     proposal.refresh_from_db()
-    assert proposal.state == "done"
     assert kaspi["attributes"]["status"] == "ACCEPTED_BY_MERCHANT"
-    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
     assert proposal.get_state_display() in page.inner_text("#content")
 
     # A Kaspi Delivery order is handed over with its parcels, not completed by the shop.
@@ -119,6 +214,9 @@ def test_a_manager_runs_the_shop_from_the_browser(live_server, page, shop, scree
     page.click("#status-request button[type=submit]")
     page.wait_for_selector("#approve-change")
     page.click("#approve-change")
+    page.wait_for_selector(".messagelist")
+    assert eventually(lambda: Order.objects.get(pk=order.pk).assembled)
+    page.reload()
     page.wait_for_selector("#waybill-open")
     order.refresh_from_db()
     assert order.assembled and order.waybill_number in page.inner_text("#kaspi-delivery")

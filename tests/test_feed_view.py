@@ -1,4 +1,6 @@
 import gzip
+import hashlib
+import os
 
 import pytest
 from django.conf import settings
@@ -67,8 +69,8 @@ def test_it_serves_the_published_file(client, published, url):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/xml; charset=utf-8"
-    assert response["ETag"] == f'"{published.sha256}"'
-    assert response["Last-Modified"] == http_date(published.finished.timestamp())
+    assert response["ETag"] == f'"{published.sha256}"'  # the served file's own SHA-256
+    assert response["Last-Modified"] == http_date((settings.FEED_DIR / "kaspi.xml").stat().st_mtime)
     assert "Accept-Encoding" in response["Vary"]
     assert "Content-Encoding" not in response
     content = body(response)
@@ -82,7 +84,8 @@ def test_it_serves_the_gzipped_file_to_clients_that_accept_it(client, published,
     assert response.status_code == 200
     assert response["Content-Encoding"] == "gzip"
     assert response["Content-Type"] == "application/xml; charset=utf-8"
-    assert response["ETag"] == f'"{published.sha256}-gzip"'
+    packed = (settings.FEED_DIR / "kaspi.xml.gz").read_bytes()
+    assert response["ETag"] == f'"{hashlib.sha256(packed).hexdigest()}"' != f'"{published.sha256}"'
     assert gzip.decompress(body(response)) == (settings.FEED_DIR / "kaspi.xml").read_bytes()
 
 
@@ -148,3 +151,28 @@ def test_it_logs_each_fetch(client, published, url):
     fetch = FeedFetch.objects.get()
     assert (fetch.client_ip, fetch.status, fetch.bytes, fetch.run) == ("10.1.2.3", 200, published.bytes, published)
     assert fetch.user_agent == ("Kaspi/" + "x" * 300)[:255]
+
+
+def test_the_etag_always_belongs_to_the_file_served_even_after_a_crash(client, published, url):
+    """A build killed after moving its file into place but before saving its row: the new file is
+    served with its own ETag, never under the previous build's, and never answered 304 to it."""
+    old_etag = client.get(url)["ETag"]
+    new_content = (settings.FEED_DIR / "kaspi.xml").read_bytes().replace(b"</offers>", b"\n</offers>")
+    (settings.FEED_DIR / "next.xml").write_bytes(new_content)
+    os.replace(settings.FEED_DIR / "next.xml", settings.FEED_DIR / "kaspi.xml")  # no FeedRun saved after it
+
+    response = client.get(url, headers={"If-None-Match": old_etag})
+
+    assert response.status_code == 200 and body(response) == new_content
+    assert response["ETag"] == f'"{hashlib.sha256(new_content).hexdigest()}"'
+
+
+def test_the_previous_token_keeps_working_while_the_url_changes(client, published, settings):
+    old, new = TOKEN, "the-new-feed-token-0123456789"
+    settings.FEED_TOKEN, settings.FEED_TOKEN_PREVIOUS = new, old
+
+    assert client.get(reverse("feeds:kaspi", args=[new])).status_code == 200
+    assert client.get(reverse("feeds:kaspi", args=[old])).status_code == 200  # Kaspi still has the old URL
+    settings.FEED_TOKEN_PREVIOUS = ""  # Kaspi's cabinet has the new URL now
+    assert client.get(reverse("feeds:kaspi", args=[old])).status_code == 404
+    assert client.get(reverse("feeds:kaspi", args=[new])).status_code == 200

@@ -125,3 +125,27 @@ def test_earlier_feed_builds_become_runs_of_the_feed_job(transactional_db):
     assert (runs["published"].kind, runs["published"].outcome, runs["published"].received) == ("build_feed", "ok", 5)
     assert (runs["held"].outcome, runs["held"].error) == ("failed", "held by the safety guard: 80% fewer offers")
     assert job_health(registry.get("build_feed")).streak == 1
+
+
+def test_a_run_left_running_by_a_dead_process_is_closed_as_failed_by_the_next_one(db, make_run):
+    abandoned = make_run("refresh_stock", "running", ago=timedelta(hours=2))  # shares the supplier lock
+    elsewhere = make_run("sync_orders", "running")  # another lock: may be at work right now
+
+    with locked_run("sync_products"):
+        pass
+
+    abandoned.refresh_from_db()
+    assert abandoned.outcome == "failed" and "stopped before it finished" in abandoned.error
+    assert job_health(registry.get("refresh_stock")).state == FAILING  # and it counts for the alerts
+    assert JobRun.objects.get(pk=elsewhere.pk).outcome == "running"
+
+
+def test_a_build_clears_the_work_folders_of_builds_that_died(db, store, make_product, settings):
+    from feeds.services import feed_build
+
+    make_product()
+    leftover = settings.FEED_DIR / ".build-killed"
+    leftover.mkdir(parents=True)
+    (leftover / "kaspi.xml").write_text("<half")
+    assert feed_build().outcome == "published"
+    assert not list(settings.FEED_DIR.glob(".build-*"))

@@ -70,5 +70,5 @@ def test_a_sync_queues_a_feed_build_of_its_own_and_a_skipped_one_queues_none(db,
     skipped = JobRun.objects.get(outcome="skipped")  # recorded as skipped, and it triggered nothing
     assert skipped.kind == "refresh_stock" and "already running" in skipped.error
     assert skipped.duration.total_seconds() == 0
-    assert run("refresh_stock").startswith("ok: ")
+    assert run("refresh_stock").startswith("done")
     assert FeedRun.objects.count() == 2

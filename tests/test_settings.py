@@ -8,10 +8,59 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+STRONG_KEY = "k3Y-" + "x7Qp9Lm2Vb8Rt4Wz6Nc1Hd5Jf0Gs3Ak" * 2  # 68 characters, many distinct
+
+
 def manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ALSTYLE_", "KASPI_", "FEED_"))}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("ALSTYLE_", "KASPI_", "FEED_", "SECRET_KEY", "SECURE_", "DEBUG"))}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**clean, "KASPICONNECT_QUIET": "1", **env}, timeout=60)
+                          env={**clean, "KASPICONNECT_QUIET": "1", "SECRET_KEY": STRONG_KEY, **env}, timeout=60)
+
+
+# What .env.example documents for HTTPS behind a proxy.
+PRODUCTION = {
+    "DEBUG": "false", "ALLOWED_HOSTS": "shop.example.kz", "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+    "SECURE_SSL_REDIRECT": "true", "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true", "SESSION_COOKIE_SECURE": "true", "CSRF_COOKIE_SECURE": "true",
+}
+
+
+def test_the_documented_production_values_pass_the_deploy_check():
+    example = (ROOT / ".env.example").read_text()
+    for name, value in PRODUCTION.items():
+        if name not in ("DEBUG", "ALLOWED_HOSTS"):
+            assert f"#   {name}={value}" in example, name  # documented, as tested here
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("key, says", [
+    ("", "SECRET_KEY is not set"),
+    ("changeme", "SECRET_KEY is weak"),
+    ("django-insecure-" + "a1b2c3d4e5" * 5, "SECRET_KEY is weak"),
+])
+def test_a_real_start_refuses_a_missing_or_weak_secret_key(key, says):
+    result = manage("check", SECRET_KEY=key, DEBUG="false")
+    assert result.returncode != 0
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_development_start_may_go_without_a_key():
+    assert manage("check", SECRET_KEY="", DEBUG="true").returncode == 0
+    assert manage("check", SECRET_KEY="", KASPICONNECT_DEMO="1").returncode == 0
+
+
+def test_secrets_come_from_files(tmp_path):
+    (tmp_path / "key").write_text(STRONG_KEY + "\n")
+    (tmp_path / "feed").write_text("from-a-file-feed-token-123\n")
+    code = f"from django.conf import settings; print(settings.SECRET_KEY == {STRONG_KEY!r}, settings.FEED_TOKEN)"
+    result = manage("shell", "-v", "0", "-c", code, SECRET_KEY="", SECRET_KEY_FILE=str(tmp_path / "key"),
+                    FEED_TOKEN_FILE=str(tmp_path / "feed"))
+    assert result.stdout.split() == ["True", "from-a-file-feed-token-123"], result.stderr
+    missing = manage("check", SECRET_KEY="", SECRET_KEY_FILE=str(tmp_path / "nothing"))
+    assert missing.returncode != 0 and "SECRET_KEY_FILE cannot be read" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from orders.changes import (
     StatusChangeRefused,
@@ -278,6 +279,39 @@ def test_no_change_is_sent_twice_or_lost_with_twenty_percent_failures(db, sandbo
         assert len(applied) == 1, order.code
 
 
+def test_no_buyer_gets_a_second_code_under_thirty_percent_faults(db, sandbox, staff, settings):
+    """Each code voids the one before: a code request whose answer was lost is never sent again."""
+    settings.HTTP_RETRIES = 0
+    codes = [sandbox.state.add_order()["attributes"]["code"] for _ in range(30)]
+    orders = [order_import_by_code(code=code) for code in codes]
+    for order in orders:
+        send(status_change_approve(change=status_change_request(order=order, action="accept", user=staff),
+                                   user=staff, queue=False))
+    sandbox.state.fail_rate = 0.3
+    sandbox.state.fault_kinds = ("500", "502", "bad_json", "slow")
+    for order in orders:
+        order.refresh_from_db()
+        change = status_change_request(order=order, action="complete", user=staff)
+        try:
+            send(status_change_approve(change=change, user=staff, queue=False))
+        except Exception:
+            pass
+    for _ in range(5):
+        try:
+            order_statuses_push()
+        except Exception:
+            continue
+    sandbox.state.fail_rate = 0
+    order_statuses_push()
+
+    requests = StatusChange.objects.filter(action="complete")
+    assert set(requests.values_list("state", flat=True)) <= {"done", "failed"}  # none left hanging
+    assert max(sandbox.state.codes_sent[code] for code in codes) == 1
+    assert sum(sandbox.state.codes_sent[code] for code in codes) >= 15  # most got theirs at the first try
+    lost = requests.filter(message__contains="probably been sent a code")
+    assert lost.exists()  # the faults did hit some: those were told, not re-sent
+
+
 def test_order_status_command_accepts_completes_and_cancels(db, sandbox, staff):
     first = sandbox.state.add_order()["attributes"]["code"]
     call_command("order_status", first, "accept", "--approved-by", "staff")
@@ -413,3 +447,37 @@ def test_the_push_command_and_the_task_share_one_lock(db, sandbox):
             call_command("push_order_statuses")
         assert run("push_order_statuses").startswith("skipped:")
     assert JobRun.objects.filter(kind="push_order_statuses", outcome="skipped").count() == 2
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_change_whose_sender_died_is_read_back_and_settled_by_the_next_push(sandbox, new_order, staff, applied):
+    """A worker killed while "sending": on this machine the next push sees at once that its process is
+    gone, reads the order back, and sends only what Kaspi does not show."""
+    import socket
+
+    order, kaspi = new_order
+    change = status_change_approve(change=status_change_request(order=order, action="accept", user=staff),
+                                   user=staff, queue=False)
+    dead = f"{socket.gethostname()}:999999:1"  # no such process
+    StatusChange.objects.filter(pk=change.pk).update(state="sending", attempts=1, claimed_by=dead,
+                                                     sent_at=timezone.now())
+    if applied:  # the dead worker's request had reached Kaspi
+        kaspi["attributes"]["status"] = "ACCEPTED_BY_MERCHANT"
+
+    results = order_statuses_push()
+
+    assert results["done"] == 1
+    assert StatusChange.objects.get(pk=change.pk).state == "done"
+    assert len([p for p in posts(sandbox, order.code) if p.http_status == 200]) == (0 if applied else 1)
+
+
+def test_a_sender_at_work_is_left_alone(sandbox, new_order, staff):
+    from jobs.locks import holder_id
+
+    order, _kaspi = new_order
+    change = status_change_approve(change=status_change_request(order=order, action="accept", user=staff),
+                                   user=staff, queue=False)
+    StatusChange.objects.filter(pk=change.pk).update(state="sending", attempts=1, claimed_by=holder_id(),
+                                                     sent_at=timezone.now())
+    order_statuses_push()
+    assert StatusChange.objects.get(pk=change.pk).state == "sending" and not posts(sandbox, order.code)

@@ -13,6 +13,6 @@ class Command(BaseCommand):
         except (services.SyncError, JobBusy) as exc:
             raise CommandError(f"stock refresh failed: {exc}") from None
         self.stdout.write(
-            f"stock refreshed: {run.received} received, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.requests} requests in {run.duration.total_seconds():.1f} s"
+            f"stock refreshed, {run.verdict}: {run.received} received, {run.updated} updated, "
+            f"{run.unchanged} unchanged, {run.requests} requests in {run.duration.total_seconds():.1f} s"
         )

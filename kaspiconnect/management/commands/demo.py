@@ -35,6 +35,7 @@ class Command(BaseCommand):
         demo_env = self.configure(sandbox)
         self.stdout.write(f"sandbox APIs at {sandbox.url} (Al-Style and Kaspi)")
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.prepare_shop()
         self.first_run()
         call_command("setup_schedules")

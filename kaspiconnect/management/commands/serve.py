@@ -1,13 +1,15 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from kaspiconnect.processes import run_web_and_queue
 
 
 class Command(BaseCommand):
-    help = "Run the admin web server and the django-q2 cluster together until Ctrl-C."
+    help = "Run the web server (gunicorn, static files by WhiteNoise) and the django-q2 cluster until stopped."
 
     def add_arguments(self, parser):
-        parser.add_argument("--address", default="127.0.0.1:8000")
+        parser.add_argument("--address", help="host:port to listen on (default: GUNICORN_BIND)")
 
-    def handle(self, *args, address, **options):
+    def handle(self, *args, address=None, **options):
+        call_command("collectstatic", interactive=False, verbosity=0)
         run_web_and_queue(address=address, out=self.stdout.write)

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         except (sync.OrderSyncError, JobBusy) as exc:
             raise CommandError(f"order import failed: {exc}") from None
         self.stdout.write(
-            f"orders imported: {run.received} read, {run.created} new, {run.updated} updated, "
+            f"orders imported, {run.verdict}: {run.received} read, {run.created} new, "
+            f"{run.updated} updated, "
             f"{run.unchanged} unchanged, {run.skipped} skipped, {run.requests} requests "
             f"in {run.duration.total_seconds():.1f} s"
         )
