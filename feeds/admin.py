@@ -34,7 +34,9 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
                 available[action][0](self, request, self.get_queryset(request).none())
                 return HttpResponseRedirect(request.get_full_path())
         extra_context = {
-            **(extra_context or {}), "feed_url": self.feed_url(request), "last_fetch": FeedFetch.objects.first(),
+            **(extra_context or {}), "can_see_feed_url": self.has_feed_url_permission(request),
+            "feed_url": self.feed_url(request) if self.has_feed_url_permission(request) else "",
+            "last_fetch": FeedFetch.objects.first(),
         }
         return super().changelist_view(request, extra_context)
 
@@ -44,13 +46,20 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
         token = settings.FEED_TOKEN
         return request.build_absolute_uri(reverse("feeds:kaspi", args=[token])) if token else ""
 
-    @admin.action(description=_("Build and publish now"), permissions=["view"])
+    @admin.action(description=_("Build and publish now"), permissions=["build"])
     def build_now(self, request, queryset):
         self._build(request, force=False)
 
     @admin.action(description=_("Publish anyway (override the safety guard)"), permissions=["override_guard"])
     def publish_anyway(self, request, queryset):
         self._build(request, force=True)
+
+    def has_build_permission(self, request):
+        return request.user.has_perm("feeds.build_feed")
+
+    def has_feed_url_permission(self, request):
+        """The address holds the token: whoever has it reads the whole price list."""
+        return request.user.has_perm("feeds.view_feed_url")
 
     def has_override_guard_permission(self, request):
         return request.user.has_perm("feeds.override_guard")

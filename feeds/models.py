@@ -52,7 +52,11 @@ class FeedRun(models.Model):
         verbose_name = _("feed run")
         verbose_name_plural = _("feed runs")
         ordering = ["-started"]
-        permissions = [("override_guard", _("Can publish a feed the safety guard held"))]
+        permissions = [
+            ("override_guard", _("Can publish a feed the safety guard held")),
+            ("build_feed", _("Can build and publish the feed now")),
+            ("view_feed_url", _("Can see the feed's secret address")),
+        ]
 
     def __str__(self):
         return f"{self.get_outcome_display()} {timezone.localtime(self.started):%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ import re
 import secrets
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -230,6 +231,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "axes",  # login throttling and lockout
     "kaspiconnect",
     "jobs",
     "catalog",
@@ -250,7 +252,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+# --- logins: lockout after repeated failures, per user and per address (django-axes, in the
+# database, so it holds across web processes and machines) ---------------------------------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _read("LOGIN_FAILURE_LIMIT", env.int, 5, lambda v: 1 <= v <= 100, "1 to 100")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: a user, or an address
+# 0: locked until an admin unlocks (Access attempts page, or manage.py axes_reset_username NAME).
+_LOCKOUT_MINUTES = _read("LOGIN_LOCKOUT_MINUTES", env.int, 0, lambda v: v >= 0, "minutes >= 0")
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "kaspiconnect.security.client_ip"
+# Behind N reverse proxies the client's address is the Nth from the right of X-Forwarded-For.
+PROXY_COUNT = _read("PROXY_COUNT", env.int, 0, lambda v: 0 <= v <= 5, "0 to 5")
 
 ROOT_URLCONF = "kaspiconnect.urls"
 WSGI_APPLICATION = "kaspiconnect.wsgi.application"
@@ -370,6 +386,7 @@ LOGGING = {
     "root": {"handlers": _LOG_HANDLERS, "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts and refusals, not its start-up banner
         # runserver's request lines carry the feed URL, token included: through our masking handlers.
         "django.server": {"handlers": _LOG_HANDLERS, "level": "INFO", "propagate": False},
     },

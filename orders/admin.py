@@ -149,6 +149,26 @@ class OrderAdmin(admin.ModelAdmin):
                "request_cancel_unreachable", "request_completion_code", "request_arrived", "request_returned"]
     MONEY = ["total_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
 
+    # Buyers' personal data only for those with the permission for it.
+    CUSTOMER_FIELDS = ["customer_name", "customer_phone", "delivery_address"]
+
+    def _sees_customers(self, request):
+        return request is not None and request.user.has_perm("orders.view_customer_data")
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return shown if self._sees_customers(request) else [f for f in shown if f not in self.CUSTOMER_FIELDS]
+
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        return fields if self._sees_customers(request) else [f for f in fields if f not in self.CUSTOMER_FIELDS]
+
+    def get_fieldsets(self, request, obj=None):
+        if self._sees_customers(request):
+            return super().get_fieldsets(request, obj)
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in self.CUSTOMER_FIELDS]})
+                for name, options in super().get_fieldsets(request, obj) if name != _("Customer")]
+
     def get_readonly_fields(self, request, obj=None):
         # Everything here is Kaspi's.
         return [field.name for field in Order._meta.fields] + self.MONEY + ["waybill_link"]
@@ -303,7 +323,9 @@ class StatusChangeAdmin(admin.ModelAdmin):
     list_filter = ["state", "action", "proposed", "requested_at"]
     list_select_related = ["order", "requested_by", "approved_by"]
     search_fields = ["=order__code", "message"]
-    readonly_fields = [field.name for field in StatusChange._meta.fields]
+    # The buyer's completion code is never shown once given: it completes the order.
+    exclude = ["security_code"]
+    readonly_fields = [field.name for field in StatusChange._meta.fields if field.name != "security_code"]
     actions = ["approve", "reject"]
 
     def has_add_permission(self, request):

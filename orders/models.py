@@ -110,6 +110,7 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-created_at_kaspi"]
+        permissions = [("view_customer_data", _("Can see buyers' names, phones and addresses"))]
 
     def __str__(self):
         return f"№{self.code}"

@@ -26,6 +26,7 @@ def _isolated_settings(settings, tmp_path):
     only slows each test user down here. Static files come unhashed, as they are in the source.
     """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.AXES_ENABLED = False  # the lockout has its own tests; the test client logs in without a request
     # Pages render without collectstatic's manifest; the browser test serves the collected files.
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

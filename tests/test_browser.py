@@ -140,9 +140,9 @@ def _wait_until_healthy(url, server, seconds=60):
         if server.poll() is not None:
             pytest.fail(f"manage.py serve stopped: {server.stderr.read().decode()[-2000:]}")
         try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:  # database and queue cluster up
+            if requests.get(f"{url}/healthz", timeout=10).status_code == 200:  # database and queue cluster up
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still starting on a busy machine
             pass
         time.sleep(0.3)
     pytest.fail("the production stack did not become healthy in time")

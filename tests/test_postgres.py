@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 
 from catalog.models import Product
@@ -110,7 +111,8 @@ def test_a_redis_backed_cluster_of_workers_runs_queued_jobs(transactional_db, mo
     db = connection.settings_dict
     env = {**os.environ, "REDIS_URL": redis_url, "Q_CLUSTER_NAME": name, "Q_WORKERS": "2",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "KASPICONNECT_QUIET": "1"}
+           "KASPICONNECT_QUIET": "1",
+           "SECRET_KEY": settings.SECRET_KEY}  # queued tasks are signed with it: the same on both ends
     root = Path(__file__).resolve().parent.parent
     cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=root, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

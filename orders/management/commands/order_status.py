@@ -32,6 +32,11 @@ class Command(BaseCommand):
     def handle(self, *args, code, action, approved_by, requested_by, sku, keep, places, **options):
         approver = self.user(approved_by)
         requester = self.user(requested_by) if requested_by else approver
+        # Before anything is touched: the same permissions the admin asks for.
+        if not requester.has_perm("orders.add_statuschange"):
+            raise CommandError(f"{requester.username} may not request status changes (orders.add_statuschange)")
+        if not approver.has_perm("orders.approve_statuschange"):
+            raise CommandError(f"{approver.username} may not approve status changes (orders.approve_statuschange)")
         if action == "cancel" and sku:
             action, extras = StatusChange.Action.CANCEL_ENTRY, {"sku": sku, "keep": keep}
         elif keep is not None:
