@@ -255,24 +255,31 @@ def test_it_gives_up_after_the_configured_attempts(sandbox, new_order, staff, se
     assert change.state == "failed" and "gave up after 2 attempts" in change.message
 
 
-def test_no_change_is_sent_twice_or_lost_with_twenty_percent_failures(db, sandbox, staff, settings):
-    settings.HTTP_RETRIES = 1
-    orders = [order_import_by_code(code=sandbox.state.add_order()["attributes"]["code"]) for _ in range(15)]
-    sandbox.state.fail_rate = 0.2
+def under_faults(sandbox, staff, orders, action, *, rate, sweeps):
+    """Request, approve and send `action` for each order while `rate` of Kaspi's answers fail, sweep
+    `sweeps` times, then once more with Kaspi healthy again: what a shop lives through."""
+    sandbox.state.fail_rate = rate
     sandbox.state.fault_kinds = ("500", "502", "bad_json", "slow")
     for order in orders:
-        change = status_change_request(order=order, action="accept", user=staff)
+        order.refresh_from_db()
+        change = status_change_request(order=order, action=action, user=staff)
         try:
             send(status_change_approve(change=change, user=staff, queue=False))
         except Exception:
-            pass
-    for _ in range(10):
+            pass  # a failed send stays in the queue for the sweeps
+    for _ in range(sweeps):
         try:
             order_statuses_push()
         except Exception:
             continue
     sandbox.state.fail_rate = 0
     order_statuses_push()
+
+
+def test_no_change_is_sent_twice_or_lost_with_twenty_percent_failures(db, sandbox, staff, settings):
+    settings.HTTP_RETRIES = 1
+    orders = [order_import_by_code(code=sandbox.state.add_order()["attributes"]["code"]) for _ in range(15)]
+    under_faults(sandbox, staff, orders, "accept", rate=0.2, sweeps=10)
     assert set(StatusChange.objects.values_list("state", flat=True)) == {"done"}
     for order in orders:
         applied = [p for p in posts(sandbox, order.code) if p.http_status == 200]
@@ -287,22 +294,7 @@ def test_no_buyer_gets_a_second_code_under_thirty_percent_faults(db, sandbox, st
     for order in orders:
         send(status_change_approve(change=status_change_request(order=order, action="accept", user=staff),
                                    user=staff, queue=False))
-    sandbox.state.fail_rate = 0.3
-    sandbox.state.fault_kinds = ("500", "502", "bad_json", "slow")
-    for order in orders:
-        order.refresh_from_db()
-        change = status_change_request(order=order, action="complete", user=staff)
-        try:
-            send(status_change_approve(change=change, user=staff, queue=False))
-        except Exception:
-            pass
-    for _ in range(5):
-        try:
-            order_statuses_push()
-        except Exception:
-            continue
-    sandbox.state.fail_rate = 0
-    order_statuses_push()
+    under_faults(sandbox, staff, orders, "complete", rate=0.3, sweeps=5)
 
     requests = StatusChange.objects.filter(action="complete")
     assert set(requests.values_list("state", flat=True)) <= {"done", "failed"}  # none left hanging
