@@ -71,3 +71,15 @@ class RotatingFileHandler(logging.handlers.RotatingFileHandler):
     def __init__(self, filename, **kwargs):
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(filename, delay=True, **kwargs)
+
+
+SECURITY_LOGGER = "kaspiconnect.security"
+security_log = logging.getLogger(SECURITY_LOGGER)
+
+
+def security_event(kind, message, *, user="", address="", level=logging.WARNING, **details):
+    """One line of the security log (logins, lockouts, refusals, wrong feed tokens, approvals): its own
+    logger, which the settings send to the log files and to the admin's security log page."""
+    security_log.log(level, "%s: %s", kind, message,
+                         extra={"security": {"kind": kind, "user": str(user or ""), "address": address or "",
+                                             "details": details}})

@@ -5,11 +5,15 @@ import secrets
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
+
+from common.log import security_event
+from common.net import client_ip
 
 from .models import FeedFetch
 from .services import FEED_NAME, GZIP_NAME, published_run
@@ -18,12 +22,14 @@ _ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 CONTENT_TYPE = "application/xml; charset=utf-8"
 USER_AGENT_LENGTH = FeedFetch._meta.get_field("user_agent").max_length
 _DIGESTS = {}  # file identity -> SHA-256, in this process
+WRONG_TOKEN_LOG_SECONDS = 60
 
 
 @require_safe
 def kaspi_feed(request, token):
     """The last published price list, for Kaspi. Never builds anything: it only serves the file."""
     if not token_accepted(token):
+        _note_wrong_token(request)
         raise Http404
     response = _serve(request)
     run = published_run() if response is not None else None
@@ -38,6 +44,13 @@ def kaspi_feed(request, token):
         run=run,
     )
     return response
+
+
+def _note_wrong_token(request):
+    """Into the security log once a minute per address at most, so a burst of guesses costs nothing."""
+    address = client_ip(request)
+    if cache.add(f"feed-wrong-token:{address}", 1, WRONG_TOKEN_LOG_SECONDS):
+        security_event("feed_token", "a request for the feed with a wrong token", address=address)
 
 
 def token_accepted(token):

@@ -250,6 +250,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kaspiconnect.middleware.RefusalLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
@@ -264,7 +265,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: a user
 _LOCKOUT_MINUTES = _read("LOGIN_LOCKOUT_MINUTES", env.int, 0, lambda v: v >= 0, "minutes >= 0")
 AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "kaspiconnect.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "common.net.client_ip"
 # Behind N reverse proxies the client's address is the Nth from the right of X-Forwarded-For.
 PROXY_COUNT = _read("PROXY_COUNT", env.int, 0, lambda v: 0 <= v <= 5, "0 to 5")
 
@@ -372,6 +373,7 @@ LOGGING = {
         "json": {"()": "common.log.JsonFormatter"},
     },
     "handlers": {
+        "security_log": {"class": "monitoring.securitylog.SecurityLogHandler", "filters": _LOG_FILTERS},
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": _LOG_FILTERS},
         "file": {
             "class": "common.log.RotatingFileHandler",
@@ -387,6 +389,8 @@ LOGGING = {
     "loggers": {
         "django": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts and refusals, not its start-up banner
+        # Logins, lockouts, refusals, wrong feed tokens, approvals: the files and the admin's security log.
+        "kaspiconnect.security": {"handlers": [*_LOG_HANDLERS, "security_log"], "level": "INFO", "propagate": False},
         # runserver's request lines carry the feed URL, token included: through our masking handlers.
         "django.server": {"handlers": _LOG_HANDLERS, "level": "INFO", "propagate": False},
     },

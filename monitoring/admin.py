@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.admin import ReadOnlyLogAdmin
 
-from .models import Alert
+from .models import Alert, SecurityEvent
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -34,3 +34,13 @@ class AlertAdmin(ReadOnlyLogAdmin):
     @admin.display(description=_("delivered"), boolean=True)
     def is_delivered(self, alert):
         return not alert.undelivered
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyLogAdmin):
+    """Rows come from the security logger only."""
+
+    list_display = ["at", "kind", "user", "address", "message"]
+    list_filter = ["kind", "at"]
+    search_fields = ["user", "address", "message"]
+    date_hierarchy = "at"

@@ -7,3 +7,6 @@ class MonitoringConfig(AppConfig):
 
     name = "monitoring"
     verbose_name = _("Monitoring")
+
+    def ready(self):
+        from . import security  # noqa: F401  (connects the login and lockout signals)

@@ -40,3 +40,21 @@ class Alert(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class SecurityEvent(models.Model):
+    """One line of the security log: who, from where, what (see `common.log.security_event`)."""
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("kind"), max_length=32, db_index=True)
+    user = models.CharField(_("user"), max_length=150, blank=True, db_index=True)
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    message = models.CharField(_("event"), max_length=1000)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security log")
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.kind} {self.user} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"

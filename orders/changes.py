@@ -12,6 +12,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from common.log import security_event
 from jobs.locks import holder_alive, holder_id
 from jobs.runs import locked_run
 
@@ -252,6 +253,8 @@ def status_change_approve(*, change, user, queue=True):
         )
     change.refresh_from_db()
     OrderEvent.note(change.order, _("%(action)s approved") % {"action": change.get_action_display()}, user)
+    security_event("approval", f"{user} approved {change.action} of order {change.order.code}", user=user,
+                   level=logging.INFO)
     if queue:
         transaction.on_commit(lambda: _queue_send(change.pk))
     return change

@@ -27,6 +27,9 @@ def _isolated_settings(settings, tmp_path):
     """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.AXES_ENABLED = False  # the lockout has its own tests; the test client logs in without a request
+    from django.core.cache import cache
+
+    cache.clear()  # per-process memory (the wrong-token log's once-a-minute marks) starts empty
     # Pages render without collectstatic's manifest; the browser test serves the collected files.
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

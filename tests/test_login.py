@@ -6,7 +6,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from kaspiconnect.security import client_ip
+from common.net import client_ip
 
 LOGIN = "/admin/login/"
 
