@@ -35,6 +35,8 @@ def _isolated_settings(settings, tmp_path):
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.FEED_DIR = tmp_path / "feeds"
     settings.STATE_DIR = tmp_path / "state"
+    settings.STATIC_ROOT = tmp_path / "static"  # WhiteNoise wants the folder there, empty is fine
+    settings.STATIC_ROOT.mkdir()
     settings.ALSTYLE_MIN_INTERVAL = 0
     settings.KASPI_MIN_INTERVAL = 0
     settings.HTTP_BACKOFF = 0
