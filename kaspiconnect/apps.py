@@ -16,3 +16,14 @@ class KaspiconnectConfig(AppConfig):
         admin.site.site_header = _("kaspiconnect: Al-Style → Kaspi.kz")
         admin.site.site_title = "kaspiconnect"
         admin.site.index_title = _("Dashboard")
+        _actions_need_permissions()
+
+
+def _actions_need_permissions():
+    """The libraries' admin actions that change something, behind a permission like ours: resubmitting
+    a queued task (it could run a job again) and clearing login attempts (it unlocks)."""
+    from axes.admin import AccessAttemptAdmin
+    from django_q import admin as queue_admin
+
+    queue_admin.resubmit_task.allowed_permissions = ("change",)
+    AccessAttemptAdmin.cleanup_expired_attempts.allowed_permissions = ("delete",)

@@ -102,3 +102,17 @@ def test_order_status_checks_who_approves_before_it_touches_anything(db, order):
     with pytest.raises(CommandError, match="may not approve"):
         call_command("order_status", order.code, "accept", "--approved-by", "clerk2")
     assert not StatusChange.objects.exists()
+
+
+def test_every_admin_action_needs_more_than_the_right_to_look():
+    """An action changes something (publishes, sends, builds): viewing a list never suffices for it."""
+    from django.contrib import admin
+
+    lax = []
+    for model, model_admin in admin.site._registry.items():
+        for action in model_admin.actions or []:
+            function = getattr(type(model_admin), action, None) if isinstance(action, str) else action
+            allowed = getattr(function, "allowed_permissions", None)
+            if not allowed or set(allowed) <= {"view"}:
+                lax.append(f"{model._meta.label}.{getattr(function, '__name__', action)}")
+    assert lax == []
