@@ -105,3 +105,13 @@ def test_a_removed_setting_still_set_is_named_at_start_up_with_what_replaced_it(
     assert "ALERT_FEED_FETCH_HOURS is set but no longer used: FEED_FETCH_MINUTES" in warnings[0]
     assert "DASHBOARD_ORDERS_RED_HOURS" in warnings[1] and "its own interval" in warnings[1]
     assert "W001" not in manage("check").stderr
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re as regex
+
+    source = (ROOT / "kaspiconnect" / "settings.py").read_text()
+    read = set(regex.findall(r'_(?:read|minutes|url|database)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(regex.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, regex.M))
+    assert len(read) > 40 and read - listed == set()
