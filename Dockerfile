@@ -20,8 +20,9 @@ COPY requirements.txt .
 RUN python -m pip install -r requirements.txt
 
 COPY . .
-# Hashed, compressed static files are part of the image; the key here only lets settings load.
-RUN KASPICONNECT_DEMO=1 KASPICONNECT_QUIET=1 python manage.py collectstatic --noinput -v 0 \
+# Hashed, compressed static files are part of the image. The throwaway key only lets the settings
+# load for this one command (a development start writes no key file into the image).
+RUN DEBUG=true SECRET_KEY=only-for-collectstatic KASPICONNECT_QUIET=1 python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /app/var/feeds /app/logs \
     && chown -R kaspiconnect:kaspiconnect /app/var /app/logs
 

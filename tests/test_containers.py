@@ -41,6 +41,7 @@ def test_the_image_installs_what_the_makefile_installs_and_serves_with_gunicorn(
     assert re.findall(r"pip install -q -r (\S+)", runtime) == ["requirements.txt"]  # what `make install` does
     assert "pip install -r requirements.txt" in runs
     assert "collectstatic" in runs
+    assert "KASPICONNECT_DEMO" not in runs  # which would write a secret key file into the image
     assert "gunicorn" in steps["CMD"] and "/healthz" in steps["HEALTHCHECK"]
     requirements = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^gunicorn==", requirements, re.M) and re.search(r"^whitenoise==", requirements, re.M)
