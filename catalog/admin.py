@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -9,6 +9,7 @@ from common.format import tenge, tenge_display
 
 from . import services
 from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store
+from .pricing import below_cost
 
 
 class YesNoFilter(admin.SimpleListFilter):
@@ -52,6 +53,19 @@ class AwaitingConfirmationFilter(admin.SimpleListFilter):
         return queryset
 
 
+class BelowCostFilter(admin.SimpleListFilter):
+    title = _("price below cost")
+    parameter_name = "below_cost"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(purchase_price__gt=1, price__lt=F("purchase_price"))
+        return queryset
+
+
 class PriceChangeMoney:
     """The old and new price of a `PriceChange`, as money."""
 
@@ -72,8 +86,15 @@ class PriceChangeInline(PriceChangeMoney, admin.TabularInline):
 
 
 class ProductForm(forms.ModelForm):
+    below_cost_confirmed = forms.BooleanField(
+        label=_("Sell below cost"), required=False,
+        help_text=_("Publish the price even though it is below the purchase cost."))
+    user = None  # set per request by the admin: the permission to sell below cost is the user's
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not (self.user and self.user.has_perm("catalog.sell_below_cost")) or "price" not in self.fields:
+            self.fields.pop("below_cost_confirmed", None)
         if "own_stock" in self.fields:  # the page carries what the manager saw, so an edit is a change by
             self.fields["own_stock"].show_hidden_initial = True
 
@@ -83,6 +104,15 @@ class ProductForm(forms.ModelForm):
             return int(self.data.get(self.add_initial_prefix("own_stock"), default))
         except (TypeError, ValueError):
             return default
+
+    def clean(self):
+        cleaned = super().clean()
+        price = cleaned.get("price")
+        if "price" in self.changed_data and below_cost(price, self.instance.purchase_price):
+            allowed = self.user is not None and self.user.has_perm("catalog.sell_below_cost")
+            if not (allowed and cleaned.get("below_cost_confirmed")):
+                self.add_error("price", services.below_cost_message(price, self.instance.purchase_price))
+        return cleaned
 
     def clean_price(self):
         price = self.cleaned_data.get("price")
@@ -104,6 +134,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_editable = ["price", "manual_stock", "publish"]
     list_filter = [
         "publish", "at_supplier", InStockFilter, "price_locked", PriceOnRequestFilter, AwaitingConfirmationFilter,
+        BelowCostFilter,
         "is_new", "brand", "category",
     ]
     list_select_related = ["brand"]
@@ -141,7 +172,21 @@ class ProductAdmin(admin.ModelAdmin):
     retail_display = tenge_display("retail_price", _("supplier RRP"))
 
     def get_changelist_form(self, request, **kwargs):
-        return super().get_changelist_form(request, form=ProductForm, **kwargs)
+        form = super().get_changelist_form(request, form=ProductForm, **kwargs)
+        form.user = request.user  # a class made for this request
+        return form
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("catalog.sell_below_cost") and obj is not None:
+            fieldsets = [(name, {**options, "fields": [*options["fields"], "below_cost_confirmed"]})
+                         if name == _("Kaspi") else (name, options) for name, options in fieldsets]
+        return fieldsets
 
     def save_model(self, request, obj, form, change):
         """A price typed by a manager is locked and recorded; everything else saves as usual.
@@ -150,7 +195,8 @@ class ProductAdmin(admin.ModelAdmin):
         manager's edit is applied as the change they typed, on top of what is there now.
         """
         if change and "price" in form.changed_data:
-            services.product_set_price(product=obj, price=obj.price, user=request.user)
+            services.product_set_price(product=obj, price=obj.price, user=request.user,
+                                       below_cost_confirmed=form.cleaned_data.get("below_cost_confirmed", False))
         if change:  # also from the list's inline edits, which do not show own stock: keep what is there now
             now = Product.objects.select_for_update().filter(pk=obj.pk).values_list("own_stock", flat=True).get()
             typed = obj.own_stock - form.own_stock_seen(now) if "own_stock" in form.fields else 0

@@ -195,7 +195,10 @@ class Product(models.Model):
         verbose_name = _("product")
         verbose_name_plural = _("products")
         ordering = ["name"]
-        permissions = [("confirm_price", _("Can confirm prices held by the guard"))]
+        permissions = [
+            ("confirm_price", _("Can confirm prices held by the guard")),
+            ("sell_below_cost", _("Can publish a price below the purchase cost")),
+        ]
 
     def __str__(self):
         return f"{self.sku} {self.name}"

@@ -81,6 +81,14 @@ def _in_band(rule, purchase):
     return low_ok and high_ok
 
 
-def guard_holds(old, new, percent):
-    """True when moving a published price from `old` to `new` needs a person to confirm it."""
+def guard_holds(old, new, percent, *, cost=None):
+    """True when moving a published price from `old` to `new` needs a person to confirm it. A price
+    below the purchase cost that moves up is never held: the correction towards cost applies at once."""
+    if cost and old is not None and old < cost and new > old:
+        return False
     return old is not None and old > 0 and abs(new - old) * 100 > old * percent
+
+
+def below_cost(price, purchase):
+    """A price under what the goods cost (a price on request, 0 or 1 ₸, has no cost to compare)."""
+    return price is not None and purchase is not None and purchase > 1 and price < purchase

@@ -7,12 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from common.format import tenge
 from common.http import ApiError
 from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product
-from .pricing import RuleBook, guard_holds
+from .pricing import RuleBook, below_cost, guard_holds
 from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, supplier_stock
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ def products_reprice(*, queryset=None, user=None):
             rows.select_for_update().values_list(*fields).iterator(chunk_size=2000)
         ):
             target = book.price(category_id=category_id, brand_id=brand_id, purchase=purchase)
-            new_price, new_proposed = _next_price(price, target)
+            new_price, new_proposed = _next_price(price, target, purchase)
             if (new_price, new_proposed) != (price, proposed):
                 changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
                 if new_price != price:
@@ -223,25 +224,40 @@ def products_reprice(*, queryset=None, user=None):
     return len(history)
 
 
-def _next_price(price, target):
+def _next_price(price, target, purchase=None):
     """(price, proposed) after the rules ask for `target`; no target keeps the last price."""
     if target is None or target == price:
         return price, None
-    if guard_holds(price, target, settings.PRICE_GUARD_PERCENT):
+    if guard_holds(price, target, settings.PRICE_GUARD_PERCENT, cost=purchase):
         return price, target
     return target, None
 
 
-def product_set_price(*, product, price, user):
-    """A manager's price: published as is, and locked so neither the sync nor the rules move it."""
+class PriceRefused(ValueError):
+    """A manager's price that may not be published as asked; the message says why."""
+
+
+def product_set_price(*, product, price, user, below_cost_confirmed=False):
+    """A manager's price: published as is, and locked so neither the sync nor the rules move it.
+
+    A price below the purchase cost is refused unless someone allowed to sell below cost confirms it.
+    """
     if price is None or price <= 0:
-        raise ValueError("a price must be a positive whole number of tenge")
+        raise PriceRefused("a price must be a positive whole number of tenge")
+    purchase = Product.objects.values_list("purchase_price", flat=True).get(pk=product.pk)
+    if below_cost(price, purchase) and not (below_cost_confirmed and user.has_perm("catalog.sell_below_cost")):
+        raise PriceRefused(below_cost_message(price, purchase))
     old = Product.objects.values_list("price", flat=True).get(pk=product.pk)
     product.price, product.price_locked, product.proposed_price = price, True, None
     product.save(update_fields=["price", "price_locked", "proposed_price", "updated_at"])
     if old != price:
         PriceChange.objects.create(product=product, old_price=old, new_price=price,
                                    source=PriceChange.Source.MANAGER, user=user)
+
+
+def below_cost_message(price, purchase):
+    return gettext("%(price)s is below the purchase cost of %(cost)s: refused. Someone allowed to sell below cost "
+                   "can confirm it on the product page.") % {"price": tenge(price), "cost": tenge(purchase)}
 
 
 def products_set_publish(*, queryset, publish, user):

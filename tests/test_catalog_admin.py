@@ -76,14 +76,15 @@ def test_a_list_edit_of_the_price_locks_it_and_records_who(admin_client, admin_u
     page = admin_client.get(url, {"q": product.sku})
     form = page.context["cl"].formset
     data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(product.pk),
-            "form-0-price": "9990", "form-0-manual_stock": "4", "form-0-publish": "on", "_save": "Save"}
+            "form-0-price": str(product.purchase_price + 990), "form-0-manual_stock": "4", "form-0-publish": "on",
+            "_save": "Save"}
     assert form is not None
     response = admin_client.post(url + f"?q={product.sku}", data, follow=True)
     assert response.status_code == 200
     product.refresh_from_db()
-    assert (product.price, product.price_locked, product.manual_stock) == (9990, True, 4)
+    assert (product.price, product.price_locked, product.manual_stock) == (product.purchase_price + 990, True, 4)
     change = PriceChange.objects.get(product=product)
-    assert (change.old_price, change.new_price, change.user) == (12990, 9990, admin_user)
+    assert (change.old_price, change.new_price, change.user) == (12990, product.purchase_price + 990, admin_user)
 
 
 def test_it_refuses_a_zero_price(admin_client, catalogue):
@@ -167,3 +168,41 @@ def test_publish_and_hide_report_what_they_changed(admin_client, catalogue):
     response = post_action(admin_client, "hide_items", catalogue[:3])
     assert "0 products hidden" in response.content.decode()
     assert Product.objects.filter(publish=False).count() == 3
+
+
+def test_a_price_below_cost_is_refused_in_the_list_and_the_filter_finds_such_offers(admin_client, catalogue):
+    product, sold_at_a_loss = catalogue[0], catalogue[1]
+    Product.objects.filter(pk=sold_at_a_loss.pk).update(price=100)  # from before this rule
+    url = reverse("admin:catalog_product_changelist")
+    data = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(product.pk),
+            "form-0-price": "100", "form-0-manual_stock": "", "form-0-publish": "on", "_save": "Save"}
+    response = admin_client.post(url + f"?q={product.sku}", data)
+    assert "below the purchase cost" in response.content.decode()
+    product.refresh_from_db()
+    assert (product.price, product.price_locked) == (12990, False)  # nothing saved, nothing locked
+    listed = admin_client.get(url, {"below_cost": "yes"})
+    assert [p.pk for p in listed.context["cl"].result_list] == [sold_at_a_loss.pk]
+
+
+def test_selling_below_cost_takes_the_permission_and_an_explicit_confirmation(client, catalogue):
+    from django.contrib.auth.models import Permission, User
+
+    from catalog.services import PriceRefused, product_set_price
+
+    product = catalogue[0]
+    manager = User.objects.create_user("manager", password="x", is_staff=True)
+    manager.user_permissions.add(*Permission.objects.filter(codename__in=["view_product", "change_product"]))
+    manager = User.objects.get(pk=manager.pk)
+    with pytest.raises(PriceRefused, match="below the purchase cost"):
+        product_set_price(product=product, price=5000, user=manager, below_cost_confirmed=True)  # no permission
+    client.force_login(manager)
+    page = client.get(reverse("admin:catalog_product_change", args=[product.pk])).content.decode()
+    assert "below_cost_confirmed" not in page
+
+    manager.user_permissions.add(Permission.objects.get(codename="sell_below_cost"))
+    manager = User.objects.get(pk=manager.pk)
+    with pytest.raises(PriceRefused):
+        product_set_price(product=product, price=5000, user=manager)  # allowed, but not confirmed
+    product_set_price(product=product, price=5000, user=manager, below_cost_confirmed=True)
+    product.refresh_from_db()
+    assert (product.price, product.price_locked) == (5000, True)

@@ -115,10 +115,10 @@ def test_it_leaves_locked_prices_alone(default_rule, make_product):
 
 def test_it_holds_a_big_move_until_confirmed(default_rule, make_product, admin_user, settings):
     settings.PRICE_GUARD_PERCENT = 30
-    product = make_product(purchase_price=20000, price=12000)
+    product = make_product(purchase_price=20000, price=40000)
     products_reprice()
     product.refresh_from_db()
-    assert (product.price, product.proposed_price) == (12000, 24000)
+    assert (product.price, product.proposed_price) == (40000, 24000)
     assert products_confirm_price(queryset=Product.objects.all(), user=admin_user) == 1
     product.refresh_from_db()
     assert (product.price, product.proposed_price) == (24000, None)
@@ -151,3 +151,11 @@ def test_it_writes_nothing_when_prices_do_not_move(default_rule, make_product, d
         make_product(purchase_price=10000, price=12000)
     with django_assert_max_num_queries(6):
         assert products_reprice() == 0
+
+
+def test_a_price_below_cost_is_corrected_at_once_not_held(default_rule, make_product, settings):
+    settings.PRICE_GUARD_PERCENT = 30
+    product = make_product(purchase_price=83930, price=100)  # a typo that went live
+    assert products_reprice() == 1
+    product.refresh_from_db()
+    assert product.price >= 83930 and product.proposed_price is None
