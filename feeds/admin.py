@@ -33,9 +33,9 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
             if action in available:
                 available[action][0](self, request, self.get_queryset(request).none())
                 return HttpResponseRedirect(request.get_full_path())
+        allowed = self.has_feed_url_permission(request)
         extra_context = {
-            **(extra_context or {}), "can_see_feed_url": self.has_feed_url_permission(request),
-            "feed_url": self.feed_url(request) if self.has_feed_url_permission(request) else "",
+            **(extra_context or {}), "can_see_feed_url": allowed, "feed_url": self.feed_url(request) if allowed else "",
             "last_fetch": FeedFetch.objects.first(),
         }
         return super().changelist_view(request, extra_context)
