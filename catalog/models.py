@@ -13,6 +13,13 @@ def is_price_on_request(purchase_price):
     return purchase_price is None or purchase_price <= 1
 
 
+def effective_cost(purchase_price, discount_price):
+    """The unit cost margins and floors use: Al-Style's discountPrice when present, else price1."""
+    if discount_price is not None and discount_price > 1:
+        return discount_price
+    return purchase_price
+
+
 class Category(models.Model):
     """A supplier category (Al-Style's nested-set tree, flattened to parent links)."""
 
@@ -157,6 +164,11 @@ class Product(models.Model):
     category = models.ForeignKey(Category, models.SET_NULL, null=True, blank=True, verbose_name=_("category"))
     purchase_price = models.PositiveIntegerField(_("purchase price, ₸"), null=True, blank=True)
     retail_price = models.PositiveIntegerField(_("supplier RRP, ₸"), null=True, blank=True)
+    discount_price = models.PositiveIntegerField(
+        _("partner price, ₸"), null=True, blank=True,
+        help_text=_("Al-Style's discountPrice: what the shop really pays for it, when Al-Style gives one."),
+    )
+    barcode = models.CharField(_("barcode"), max_length=64, blank=True, db_index=True)
     supplier_quantity = models.CharField(_("supplier quantity"), max_length=32, blank=True)
     supplier_stock = models.PositiveIntegerField(_("supplier stock"), default=0)
     is_new = models.BooleanField(_("new"), default=False)
@@ -189,6 +201,23 @@ class Product(models.Model):
                     "the supplier's stock and used first by new orders."),
     )
     publish = models.BooleanField(_("publish"), default=True)
+
+    # Limits a manager sets per product: the rules' price is clamped to them (never below the cost floor).
+    min_price = models.PositiveIntegerField(
+        _("minimum price, ₸"), null=True, blank=True,
+        help_text=_("The rules never price it lower (the cost floor still wins over a lower minimum)."),
+    )
+    max_price = models.PositiveIntegerField(
+        _("maximum price, ₸"), null=True, blank=True,
+        help_text=_("The rules never price it higher, unless the cost floor is higher still."),
+    )
+    # The SKU the shop already sold this product under at Kaspi (cards and reviews hang on it): once
+    # set it is what the feed publishes and what order lines are matched on, and it never changes.
+    kaspi_sku = models.CharField(
+        _("SKU at Kaspi"), max_length=20, unique=True, null=True, blank=True,
+        help_text=_("The shop's existing Kaspi SKU, taken over from its price list; published instead of "
+                    "the derived one."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -206,6 +235,16 @@ class Product(models.Model):
     @property
     def price_on_request(self):
         return is_price_on_request(self.purchase_price)
+
+    @property
+    def cost(self):
+        """What one unit costs the shop: the partner price where Al-Style gives one, else `price1`."""
+        return effective_cost(self.purchase_price, self.discount_price)
+
+    @property
+    def feed_sku(self):
+        """The SKU the feed publishes: the shop's own Kaspi SKU when it kept one."""
+        return self.kaspi_sku or self.sku
 
     @property
     def stock(self):

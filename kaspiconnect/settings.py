@@ -147,6 +147,12 @@ STOCK_MORE_THAN = _read("STOCK_MORE_THAN", env.int, None, lambda v: v is None or
 # A rule price that moves more than this from the published one waits for a manager.
 PRICE_GUARD_PERCENT = _read("PRICE_GUARD_PERCENT", env.int, 30, lambda v: v > 0, "a percent > 0")
 
+# --- money --------------------------------------------------------------------------------------
+# Kaspi's commission (VAT included) for a category the commission table does not list: 12.5 % is
+# the 2026 tariff of nearly every category.
+KASPI_COMMISSION_PERCENT = _read("KASPI_COMMISSION_PERCENT", env.float, 12.5, lambda v: 0 <= v <= 50,
+                                 "a percent from 0 to 50")
+
 # --- feed ---------------------------------------------------------------------------------------
 FEED_TOKEN = _read(
     "FEED_TOKEN",
@@ -232,6 +238,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "axes",  # login throttling and lockout
+    "import_export",  # spreadsheets in and out of the admin
     "kaspiconnect",
     "jobs",
     "catalog",

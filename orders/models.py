@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -150,6 +151,19 @@ class OrderEntry(models.Model):
     own_units = models.PositiveIntegerField(
         _("from own stock"), default=0, help_text=_("Units of this line taken from the shop's own stock.")
     )
+    # Money: the inputs of the line's profit, in whole tenge (see orders.money).
+    unit_cost = models.PositiveIntegerField(
+        _("unit cost, ₸"), null=True, blank=True,
+        help_text=_("The product's purchase cost when the line was imported (Al-Style's partner price where "
+                    "given, else price1); empty when the line matched no product."),
+    )
+    commission_percent = models.DecimalField(_("Kaspi commission, %"), max_digits=5, decimal_places=2,
+                                             null=True, blank=True)
+    commission = models.PositiveIntegerField(_("Kaspi commission, ₸"), default=0)
+    delivery_share = models.PositiveIntegerField(
+        _("delivery share, ₸"), default=0,
+        help_text=_("This line's part of what delivery costs the shop, shared across the lines by their totals."),
+    )
 
     class Meta:
         verbose_name = _("order line")
@@ -159,6 +173,27 @@ class OrderEntry(models.Model):
 
     def __str__(self):
         return f"{self.sku} × {self.quantity}"
+
+
+class CommissionRate(models.Model):
+    """Kaspi's commission for one category of its tariff table, matched on the order line's category title."""
+
+    category_title = models.CharField(
+        _("Kaspi category"), max_length=255, unique=True,
+        help_text=_("Exactly as order lines name it (the leaf category of Kaspi's tariff table)."),
+    )
+    percent = models.DecimalField(_("commission, %"), max_digits=5, decimal_places=2,
+                                  validators=[MinValueValidator(0), MaxValueValidator(50)],
+                                  help_text=_("Including VAT, as Kaspi charges it."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Kaspi commission rate")
+        verbose_name_plural = _("Kaspi commission rates")
+        ordering = ["category_title"]
+
+    def __str__(self):
+        return f"{self.category_title}: {self.percent} %"
 
 
 class OrderEvent(models.Model):
