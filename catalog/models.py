@@ -259,6 +259,7 @@ class PriceChange(models.Model):
         MANAGER = "manager", _("manager")
         CONFIRMED = "confirmed", _("confirmation")
         LOCKED = "locked", _("locked as it is")
+        IMPORT = "import", _("spreadsheet import")
 
     product = models.ForeignKey(Product, models.CASCADE, related_name="price_changes", verbose_name=_("product"))
     old_price = models.PositiveIntegerField(_("old price"), null=True)

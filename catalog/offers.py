@@ -80,21 +80,21 @@ def iter_offers(reserved=None):
         Product.objects.filter(price__gt=0)
         .order_by("sku")
         .values_list(
-            "sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",
+            "sku", "kaspi_sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",
             "price_locked", "supplier_stock", "manual_stock", "own_stock",
         )
     )
-    for sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual, own in rows.iterator(
-        chunk_size=2000
-    ):
+    for (sku, kaspi_sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual,
+         own) in rows.iterator(chunk_size=2000):
         on_sale = is_sellable(
             publish=publish, at_supplier=at_supplier, price_on_request=is_price_on_request(purchase),
             price_locked=locked,
         )
-        stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own,
-                               reserved=reserved.get(sku, 0))
+        # Lines name the SKU the buyer ordered: the shop's own Kaspi SKU, or the derived one before it.
+        held = reserved.get(kaspi_sku, 0) + reserved.get(sku, 0) if kaspi_sku else reserved.get(sku, 0)
+        stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own, reserved=held)
         yield Offer(
-            sku=sku,
+            sku=kaspi_sku or sku,
             model=clean_text(name, settings.FEED_MODEL_MAX_LENGTH),
             brand=clean_text(brand, 255),
             price=price,

@@ -4,15 +4,17 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import Product
+from catalog.models import Product, effective_cost
 from common.money import parse_money
 from common.text import clean_text
 from jobs.models import JobRun
 
 from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent
+from .money import order_money_refresh
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock
 
 MAX_UNITS = 100_000
@@ -93,6 +95,8 @@ def upsert_order(fields):
             changed["entries_loaded"] = False  # the lines changed at Kaspi (a part cancellation): read them again
         Order.objects.filter(pk=order.pk).update(**changed, updated_at=timezone.now())
         stock_follows(order, changed)
+        if "delivery_cost_for_seller" in changed:
+            order_money_refresh(order.pk)
         return "updated"
 
 
@@ -218,9 +222,14 @@ def store_entries(order, resources):
     for resource in resources:
         fields = entry_fields(resource)
         rows[fields["kaspi_id"]] = fields
-    found = Product.objects.filter(sku__in=[f["sku"] for f in rows.values()]).values_list("sku", "id", "own_stock")
-    products = {sku: pk for sku, pk, _own in found}
-    shelved = {pk for _sku, pk, own in found if own > 0}  # only these can give a new line own units
+    skus = [f["sku"] for f in rows.values()]
+    found = (Product.objects.filter(Q(sku__in=skus) | Q(kaspi_sku__in=skus))
+             .values_list("sku", "kaspi_sku", "id", "own_stock", "purchase_price", "discount_price"))
+    # A line names the SKU the feed published: the shop's own Kaspi SKU where it kept one.
+    products = {sku: pk for sku, _kaspi, pk, *_rest in found}
+    products.update({kaspi: pk for _sku, kaspi, pk, *_rest in found if kaspi})
+    costs = {pk: effective_cost(purchase, discount) for _s, _k, pk, _o, purchase, discount in found}
+    shelved = {pk for _s, _k, pk, own, *_rest in found if own > 0}  # only these can give a new line own units
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         holds = order.is_open and not order.own_units_released  # its own units are still on the shelf
@@ -239,8 +248,11 @@ def store_entries(order, resources):
             if entry is None:
                 takes = holds and fields["product_id"] in shelved
                 own = take_own_stock(fields["product_id"], fields["quantity"]) if takes else 0
-                new.append(OrderEntry(order=order, own_units=own, **fields))
+                # The cost is what the goods cost when the line came in; later price moves leave it.
+                new.append(OrderEntry(order=order, own_units=own, unit_cost=_unit_cost(costs, fields), **fields))
                 continue
+            if entry.unit_cost is None and fields["product_id"] is not None:
+                fields["unit_cost"] = _unit_cost(costs, fields)  # linked only now (e.g. its SKU was taken over)
             if holds and fields["quantity"] < entry.own_units:
                 give_own_stock(entry.product_id, entry.own_units - fields["quantity"])
                 fields["own_units"] = fields["quantity"]
@@ -249,8 +261,14 @@ def store_entries(order, resources):
                 OrderEntry.objects.filter(pk=entry.pk).update(**changed)
         OrderEntry.objects.bulk_create(new)
         Order.objects.filter(pk=order.pk).update(entries_loaded=True)
+        order_money_refresh(order.pk)
     if order.returned_to_warehouse and not order.stock_taken_back:
         order_take_back_returned(order=order)  # the return was seen before its lines
+
+
+def _unit_cost(costs, fields):
+    cost = costs.get(fields["product_id"])
+    return cost if cost is not None and cost > 1 else None  # a price on request is no cost
 
 
 def _money(value):

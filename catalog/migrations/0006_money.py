@@ -35,4 +35,9 @@ class Migration(migrations.Migration):
             name='min_price',
             field=models.PositiveIntegerField(blank=True, help_text='The rules never price it lower (the cost floor still wins over a lower minimum).', null=True, verbose_name='minimum price, ₸'),
         ),
+        migrations.AlterField(
+            model_name='pricechange',
+            name='source',
+            field=models.CharField(choices=[('rules', 'rules'), ('manager', 'manager'), ('confirmed', 'confirmation'), ('locked', 'locked as it is'), ('import', 'spreadsheet import')], max_length=16, verbose_name='source'),
+        ),
     ]
