@@ -1,14 +1,45 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import ExportForm
 
 from common.admin import ReadOnlyLogAdmin
 from common.format import tenge, tenge_display
 
-from . import services
-from .models import PRICE_ON_REQUEST, Brand, Category, City, PriceChange, PricingRule, Product, Store
+from . import offers, pricing, services, spreadsheets
+from .kaspi_pricelist import (
+    STATUSES,
+    PriceListError,
+    listed_offer_link,
+    listed_offers_leave_out,
+    match_counts,
+    pricelist_apply,
+    pricelist_import,
+    pricelist_open,
+)
+from .models import (
+    COST,
+    PRICE_ON_REQUEST,
+    Brand,
+    Category,
+    City,
+    ListedOffer,
+    PriceChange,
+    PriceListImport,
+    PricingRule,
+    Product,
+    Store,
+)
 from .pricing import below_cost
 
 
@@ -62,7 +93,7 @@ class BelowCostFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(purchase_price__gt=1, price__lt=F("purchase_price"))
+            return queryset.alias(cost=COST).filter(cost__gt=1, price__lt=F("cost"))
         return queryset
 
 
@@ -108,10 +139,10 @@ class ProductForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         price = cleaned.get("price")
-        if "price" in self.changed_data and below_cost(price, self.instance.purchase_price):
+        if "price" in self.changed_data and below_cost(price, self.instance.cost):
             allowed = self.user is not None and self.user.has_perm("catalog.sell_below_cost")
             if not (allowed and cleaned.get("below_cost_confirmed")):
-                self.add_error("price", services.below_cost_message(price, self.instance.purchase_price))
+                self.add_error("price", services.below_cost_message(price, self.instance.cost))
         return cleaned
 
     def clean_price(self):
@@ -124,8 +155,13 @@ class ProductForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
     form = ProductForm
+    resource_classes = [spreadsheets.ProductResource]
+    formats = [CSV, XLSX]
+    import_template_name = "admin/catalog/product/import.html"
+    export_form_class = ExportForm  # every column, always: the file comes back as an import
+    to_encoding = "utf-8-sig"  # without the BOM Excel reads a CSV's Cyrillic as cp1251
     list_display = [
         "sku", "name", "brand", "purchase_display", "price", "proposed_display", "price_locked",
         "supplier_quantity", "manual_stock", "own_stock", "publish", "at_supplier",
@@ -139,20 +175,21 @@ class ProductAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["brand"]
     list_per_page = 100
-    search_fields = ["sku", "=article", "article_pn", "name", "brand__name"]
+    search_fields = ["sku", "kaspi_sku", "=article", "article_pn", "name", "brand__name"]
     readonly_fields = [
-        "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_display",
-        "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
-        "last_seen", "proposed_display", "updated_at",
+        "article", "sku", "article_pn", "barcode", "name", "full_name", "brand", "category", "purchase_display",
+        "discount_display", "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
+        "first_seen", "last_seen", "price_story", "proposed_display", "kaspi_sku", "updated_at",
     ]
     fieldsets = [
         (_("Supplier"), {"fields": [
-            "article", "sku", "article_pn", "name", "full_name", "brand", "category", "purchase_display",
-            "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "first_seen",
-            "last_seen",
+            "article", "sku", "article_pn", "barcode", "name", "full_name", "brand", "category", "purchase_display",
+            "discount_display", "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
+            "first_seen", "last_seen",
         ]}),
         (_("Kaspi"), {"fields": [
-            "price", "price_locked", "proposed_display", "manual_stock", "own_stock", "publish", "updated_at",
+            "kaspi_sku", "price", "price_story", "price_locked", "proposed_display", "min_price", "max_price",
+            "manual_stock", "own_stock", "publish", "updated_at",
         ]}),
     ]
     inlines = [PriceChangeInline]
@@ -160,6 +197,14 @@ class ProductAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # products come from the supplier
+
+    def process_result(self, result, request):
+        """The confirmed import checks the file again: if the catalogue moved since the preview, nothing applied."""
+        if result.has_errors() or result.has_validation_errors():
+            problems = "; ".join(spreadsheets.import_problems(result))
+            self.message_user(request, _("Nothing was imported: %(problems)s") % {"problems": problems}, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:catalog_product_import"))
+        return super().process_result(result, request)
 
     @admin.display(description=_("purchase"), ordering="purchase_price")
     def purchase_display(self, obj):
@@ -170,6 +215,11 @@ class ProductAdmin(admin.ModelAdmin):
         return tenge(obj.proposed_price) if obj.proposed_price else "—"
 
     retail_display = tenge_display("retail_price", _("supplier RRP"))
+    discount_display = tenge_display("discount_price", _("partner price"))
+
+    @admin.display(description=_("how the price is set"))
+    def price_story(self, obj):
+        return pricing.price_story(obj)
 
     def get_changelist_form(self, request, **kwargs):
         form = super().get_changelist_form(request, form=ProductForm, **kwargs)
@@ -194,6 +244,7 @@ class ProductAdmin(admin.ModelAdmin):
         Own stock moves under the form while it is open (orders take units, returns add them): the
         manager's edit is applied as the change they typed, on top of what is there now.
         """
+        limits_moved = change and {"min_price", "max_price"} & set(form.changed_data)
         if change and "price" in form.changed_data:
             services.product_set_price(product=obj, price=obj.price, user=request.user,
                                        below_cost_confirmed=form.cleaned_data.get("below_cost_confirmed", False))
@@ -202,6 +253,8 @@ class ProductAdmin(admin.ModelAdmin):
             typed = obj.own_stock - form.own_stock_seen(now) if "own_stock" in form.fields else 0
             obj.own_stock = max(0, now + typed)
         super().save_model(request, obj, form, change)
+        if limits_moved:  # the rules take new limits at once
+            services.products_reprice(queryset=Product.objects.filter(pk=obj.pk), user=request.user)
 
     @admin.action(description=_("Publish on Kaspi"), permissions=["change"])
     def publish_items(self, request, queryset):
@@ -278,10 +331,54 @@ class StoreAdmin(admin.ModelAdmin):
     list_editable = ["is_active", "stock_percent", "preorder_days"]
 
 
+def describe_cities(names):
+    if not names:
+        return _("every offer carries one price (<price>) and is sold in every city")
+    return _("every offer carries a price per city (<cityprices>) and is sold only in: %(cities)s") % {
+        "cities": ", ".join(names)}
+
+
+class CityForm(forms.ModelForm):
+    """Saving a city changes what every offer says to Kaspi: the form shows how, and asks once."""
+
+    feed_change_confirmed = forms.BooleanField(
+        label=_("Change the feed as described"), required=False,
+        help_text=_("Tick after reading what this does to the offers, then save again."))
+
+    class Meta:
+        model = City
+        fields = ["city_id", "name", "is_active", "price_adjust_percent"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        effect = offers.city_effect(pk=self.instance.pk, name=cleaned.get("name"), is_active=cleaned.get("is_active"),
+                                    adjust_percent=cleaned.get("price_adjust_percent"))
+        if effect.changed and not cleaned.get("feed_change_confirmed"):
+            text = _("Saving this changes %(changed)s of %(offers)s offers in the next feed. Now %(before)s; after "
+                     "saving %(after)s.") % {
+                "changed": effect.changed, "offers": effect.offers,
+                "before": describe_cities(effect.cities_before), "after": describe_cities(effect.cities_after)}
+            raise forms.ValidationError(text, code="confirm")
+        return cleaned
+
+
 @admin.register(City)
 class CityAdmin(admin.ModelAdmin):
+    """No inline editing in the list: every change goes through the form that shows its effect."""
+
+    form = CityForm
+    change_list_template = "admin/change_list_note.html"
     list_display = ["city_id", "name", "is_active", "price_adjust_percent"]
-    list_editable = ["is_active", "price_adjust_percent"]
+    fields = ["city_id", "name", "is_active", "price_adjust_percent", "feed_change_confirmed"]
+
+    def changelist_view(self, request, extra_context=None):
+        names = tuple(City.objects.filter(is_active=True).order_by("name").values_list("name", flat=True))
+        note = _("Active cities decide the feed's prices: now %(what)s. Activating a city makes offers sold only "
+                 "in the active cities; a price adjustment moves the city's price by the percent, rounded and "
+                 "never below the cost floor, like the main price.") % {"what": describe_cities(names)}
+        return super().changelist_view(request, {**(extra_context or {}), "title_note": note})
 
 
 @admin.register(PriceChange)
@@ -291,3 +388,158 @@ class PriceChangeAdmin(PriceChangeMoney, ReadOnlyLogAdmin):
     list_select_related = ["product", "user"]
     search_fields = ["product__sku", "product__name", "user__username"]
     date_hierarchy = "at"
+
+
+class PriceListForm(forms.Form):
+    file = forms.FileField(label=_("Price list file"), required=False)
+    url = forms.URLField(label=_("or its URL"), required=False, assume_scheme="https",
+                         help_text=_("The address the shop's price list is published at now."))
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("file")) == bool(cleaned.get("url")) and not self.has_error("url"):
+            raise forms.ValidationError(_("Give either a file or a URL."))
+        return cleaned
+
+    def open(self):
+        """`(source, binary file)` of the price list given."""
+        upload = self.cleaned_data["file"]
+        return (upload.name, upload) if upload else pricelist_open(self.cleaned_data["url"])
+
+
+class ChangesProducts:
+    """Taking over a price list's SKUs changes products: whoever may change products sees these pages."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("catalog.change_product") or super().has_view_permission(request, obj)
+
+
+def listed_offers_link(price_list, count, status=None):
+    url = reverse("admin:catalog_listedoffer_changelist") + f"?price_list__id__exact={price_list.pk}"
+    return format_html('<a href="{}">{}</a>', url + (f"&status={status}" if status else ""), count)
+
+
+@admin.register(PriceListImport)
+class PriceListImportAdmin(ChangesProducts, ReadOnlyLogAdmin):
+    list_display = ["at", "source", "dry_run", "offers_display", "matched", "applied", "refused", "unmatched_display",
+                    "user"]
+    list_filter = ["dry_run", "at"]
+    list_select_related = ["user"]
+    fields = ["at", "user", "source", "dry_run", "offers_display", "matched", "match_kinds", "applied", "refused",
+              "unmatched_display"]
+    readonly_fields = fields
+    change_form_template = "admin/catalog/pricelistimport/change_form.html"
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("catalog.change_product")
+
+    @admin.display(description=_("offers"), ordering="offers")
+    def offers_display(self, obj):
+        return listed_offers_link(obj, obj.offers)
+
+    @admin.display(description=_("unmatched"), ordering="unmatched")
+    def unmatched_display(self, obj):
+        return listed_offers_link(obj, obj.unmatched, "unmatched")
+
+    @admin.display(description=_("matched by"))
+    def match_kinds(self, obj):
+        return ", ".join(f"{label}: {count}" for label, count in match_counts(obj).items())
+
+    def get_urls(self):
+        apply = self.admin_site.admin_view(self.apply_view)
+        return [path("<int:pk>/apply/", apply, name="catalog_pricelistimport_apply"), *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A file or a URL is read as a dry run first: its page shows the matches and applies them."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PriceListForm(request.POST or None, request.FILES or None)
+        if form.is_valid():
+            try:
+                source, file = form.open()
+                with file:
+                    price_list = pricelist_import(file=file, source=source, user=request.user, dry_run=True)
+            except PriceListError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, _("Nothing has changed yet: check the matches, then apply them."))
+                return redirect("admin:catalog_pricelistimport_change", price_list.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "title": _("Import the shop's Kaspi price list")}
+        return TemplateResponse(request, "admin/catalog/pricelistimport/import.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_apply": request.user.has_perm("catalog.change_product")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def apply_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("catalog.change_product"):
+            raise PermissionDenied
+        try:
+            price_list = pricelist_apply(price_list=get_object_or_404(PriceListImport, pk=pk), user=request.user)
+        except PriceListError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, _("%(applied)d products keep their Kaspi SKU; %(refused)d refused, "
+                                         "%(unmatched)d unmatched.") % {
+                "applied": price_list.applied, "refused": price_list.refused, "unmatched": price_list.unmatched})
+        return redirect("admin:catalog_pricelistimport_change", pk)
+
+
+class OfferStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("matched", _("matched")), ("refused", _("refused")), ("unmatched", _("unmatched")),
+                ("left_out", _("left out"))]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(STATUSES[self.value()]) if self.value() in STATUSES else queryset
+
+
+@admin.register(ListedOffer)
+class ListedOfferAdmin(ChangesProducts, admin.ModelAdmin):
+    list_display = ["sku", "model", "brand", "price_display", "product", "match", "applied", "left_out", "note"]
+    list_filter = [OfferStatusFilter, "match", "applied", "price_list"]
+    list_select_related = ["product"]
+    list_per_page = 100
+    search_fields = ["sku", "model", "brand", "product__sku", "product__name"]
+    autocomplete_fields = ["product"]
+    fields = ["price_list", "sku", "model", "brand", "barcode", "price_display", "product", "match", "applied",
+              "left_out", "note"]
+    readonly_fields = ["price_list", "sku", "model", "brand", "barcode", "price_display", "match", "applied", "note"]
+    actions = ["leave_out"]
+    price_display = tenge_display("price", _("price"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None and obj.applied else self.readonly_fields  # a kept SKU never moves
+
+    def has_add_permission(self, request):
+        return False  # offers come from an imported price list
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("catalog.change_product")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # they go with their import
+
+    def save_model(self, request, obj, form, change):
+        """A link made by hand, or an offer left out, goes through the service that keeps the SKU rules."""
+        try:
+            if "left_out" in form.changed_data:
+                listed_offers_leave_out(queryset=ListedOffer.objects.filter(pk=obj.pk), left_out=obj.left_out)
+            if "product" in form.changed_data:
+                obj = listed_offer_link(offer=obj, product=obj.product)
+        except PriceListError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        if obj.note:
+            self.message_user(request, obj.note, messages.WARNING)
+
+    @admin.action(description=_("Leave out (no product takes their SKU)"), permissions=["change"])
+    def leave_out(self, request, queryset):
+        count = listed_offers_leave_out(queryset=queryset)
+        self.message_user(request, ngettext("%d offer left out.", "%d offers left out.", count) % count)

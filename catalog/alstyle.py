@@ -84,7 +84,7 @@ class AlstyleClient:
             retries=self.retries,
         )
 
-    def iter_pages(self, *, additional_fields="brand"):
+    def iter_pages(self, *, additional_fields="brand,barcode,discountPrice"):
         """Yield `(page_number, total_pages, elements)` until the whole catalogue is read.
 
         The offset follows what each page actually held, so a server that caps pages lower than

@@ -1,7 +1,8 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +12,10 @@ PRICE_ON_REQUEST = Q(purchase_price__isnull=True) | Q(purchase_price__lte=1)
 
 def is_price_on_request(purchase_price):
     return purchase_price is None or purchase_price <= 1
+
+
+# `effective_cost` in SQL, for filters and sums.
+COST = Case(When(discount_price__gt=1, then=F("discount_price")), default=F("purchase_price"))
 
 
 def effective_cost(purchase_price, discount_price):
@@ -236,6 +241,10 @@ class Product(models.Model):
     def price_on_request(self):
         return is_price_on_request(self.purchase_price)
 
+    def clean(self):
+        if self.min_price and self.max_price and self.max_price < self.min_price:
+            raise ValidationError({"max_price": _("The maximum price is below the minimum price.")})
+
     @property
     def cost(self):
         """What one unit costs the shop: the partner price where Al-Style gives one, else `price1`."""
@@ -277,3 +286,66 @@ class PriceChange(models.Model):
 
     def __str__(self):
         return f"{self.product_id}: {self.old_price} → {self.new_price}"
+
+
+class PriceListImport(models.Model):
+    """One reading of the shop's existing Kaspi price list, matched against the catalogue.
+
+    A dry run stores its report (the listed offers and what would happen to each) and changes no
+    product; applying it later matches the same offers again and writes the SKUs.
+    """
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name=_("user")
+    )
+    source = models.CharField(_("source"), max_length=1000, help_text=_("The file's name or the URL."))
+    dry_run = models.BooleanField(_("dry run"), default=True, help_text=_("Not applied: no product was changed."))
+    offers = models.PositiveIntegerField(_("offers"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    applied = models.PositiveIntegerField(_("SKUs kept"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    unmatched = models.PositiveIntegerField(_("unmatched"), default=0)
+
+    class Meta:
+        verbose_name = _("price list import")
+        verbose_name_plural = _("price list imports")
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.source} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class ListedOffer(models.Model):
+    """An offer of an imported price list: the product it was matched to, how, and whether it kept its SKU."""
+
+    class Match(models.TextChoices):
+        SKU = "sku", _("by SKU")
+        PART_NUMBER = "part_number", _("by part number")
+        BARCODE = "barcode", _("by barcode")
+        NAME = "name", _("by name")
+        MANUAL = "manual", _("by hand")
+
+    price_list = models.ForeignKey(
+        PriceListImport, models.CASCADE, related_name="listed_offers", verbose_name=_("price list import")
+    )
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    model = models.CharField(_("model"), max_length=1000, blank=True)
+    brand = models.CharField(_("brand"), max_length=255, blank=True)
+    barcode = models.CharField(_("barcode"), max_length=64, blank=True)
+    price = models.PositiveIntegerField(_("price, ₸"), null=True, blank=True)
+    product = models.ForeignKey(
+        Product, models.SET_NULL, null=True, blank=True, related_name="listed_offers", verbose_name=_("product")
+    )
+    match = models.CharField(_("matched"), max_length=16, choices=Match.choices, blank=True)
+    applied = models.BooleanField(_("SKU kept"), default=False, help_text=_("The product carries this SKU."))
+    left_out = models.BooleanField(_("left out"), default=False)
+    note = models.CharField(_("note"), max_length=255, blank=True, help_text=_("Why it is unmatched or refused."))
+
+    class Meta:
+        verbose_name = _("listed offer")
+        verbose_name_plural = _("listed offers")
+        ordering = ["price_list", "id"]
+
+    def __str__(self):
+        return f"{self.sku} {self.model}"

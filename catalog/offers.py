@@ -5,16 +5,15 @@ made here, from the product row, the stores and cities configured in the admin, 
 that open orders reserve.
 """
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from common.text import clean_text
 
-from .models import City, Product, Store, is_price_on_request
+from .models import City, Product, Rounding, Store, effective_cost, is_price_on_request
+from .pricing import RuleBook, city_price, quote
 
 
 class OfferError(Exception):
@@ -46,10 +45,6 @@ class Offer:
 
 
 
-def city_price(price, adjust_percent):
-    return math.ceil(Decimal(price) * (100 + adjust_percent) / 100)
-
-
 def is_sellable(*, publish, at_supplier, price_on_request, price_locked):
     """A product is on sale when published, still supplied, and priced for real.
 
@@ -76,16 +71,18 @@ def iter_offers(reserved=None):
     if not stores:
         raise OfferError(_("no active store: add one under Stores in the admin"))
     cities = list(City.objects.filter(is_active=True).values_list("city_id", "price_adjust_percent"))
+    book = RuleBook() if cities else None
     rows = (
         Product.objects.filter(price__gt=0)
         .order_by("sku")
         .values_list(
             "sku", "kaspi_sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",
-            "price_locked", "supplier_stock", "manual_stock", "own_stock",
+            "price_locked", "supplier_stock", "manual_stock", "own_stock", "category_id", "brand_id",
+            "discount_price", "min_price", "max_price",
         )
     )
     for (sku, kaspi_sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual,
-         own) in rows.iterator(chunk_size=2000):
+         own, category_id, brand_id, discount, low, high) in rows.iterator(chunk_size=2000):
         on_sale = is_sellable(
             publish=publish, at_supplier=at_supplier, price_on_request=is_price_on_request(purchase),
             price_locked=locked,
@@ -93,18 +90,69 @@ def iter_offers(reserved=None):
         # Lines name the SKU the buyer ordered: the shop's own Kaspi SKU, or the derived one before it.
         held = reserved.get(kaspi_sku, 0) + reserved.get(sku, 0) if kaspi_sku else reserved.get(sku, 0)
         stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own, reserved=held)
+        product = {"category_id": category_id, "brand_id": brand_id, "purchase": effective_cost(purchase, discount),
+                   "min_price": low, "max_price": high}
         yield Offer(
             sku=kaspi_sku or sku,
             model=clean_text(name, settings.FEED_MODEL_MAX_LENGTH),
             brand=clean_text(brand, 255),
             price=price,
-            city_prices=tuple((city_id, city_price(price, adjust)) for city_id, adjust in cities),
+            city_prices=city_prices(book, product, price, cities) if cities else (),
             availabilities=tuple(_availability(store, stock, on_sale) for store in stores),
             stock=stock,
         )
+
+
+def city_prices(book, product, price, cities):
+    """((city_id, price), ...) for the active cities: the published price moved by each city's percent,
+    rounded, limited and floored by the product's own rule."""
+    rule = book.rule_for(category_id=product["category_id"], brand_id=product["brand_id"],
+                         purchase=product["purchase"])
+    floor = quote(product["purchase"], rule).floor
+    rounding = rule.rounding if rule else Rounding.NONE
+    return tuple((city_id, city_price(price, adjust, rounding=rounding, floor=floor, min_price=product["min_price"],
+                                      max_price=product["max_price"])) for city_id, adjust in cities)
 
 
 def _availability(store, stock, on_sale):
     store_id, percent, preorder = store
     store_stock = stock * percent // 100 if on_sale else 0
     return Availability(store_id, store_stock > 0, store_stock, preorder or None)
+
+
+@dataclass(frozen=True)
+class CityEffect:
+    """What saving a city would do to the feed."""
+
+    offers: int  # offers in the feed
+    changed: int  # offers whose price in this city appears, goes or moves
+    cities_before: tuple  # names of the cities offers are sold in; empty: one price, sold everywhere
+    cities_after: tuple
+
+
+def city_effect(*, pk, name, is_active, adjust_percent):
+    """The effect of saving the city `pk` (None: a new one) with these values, against the feed as it is now."""
+    saved = City.objects.filter(pk=pk).first() if pk else None
+    active = dict(City.objects.filter(is_active=True).values_list("pk", "name"))
+    before = tuple(sorted(active.values()))
+    after = {key: value for key, value in active.items() if key != pk}
+    if is_active:
+        after[pk] = name
+    after = tuple(sorted(after.values()))
+    was_active, old_adjust = (saved.is_active, saved.price_adjust_percent) if saved else (False, None)
+    offers = Product.objects.filter(price__gt=0)
+    total = offers.count()
+    if was_active != bool(is_active) or (before == ()) != (after == ()):
+        return CityEffect(total, total, before, after)
+    if not is_active or old_adjust == adjust_percent:
+        return CityEffect(total, 0, before, after)
+    book = RuleBook()
+    changed = 0
+    for row in offers.values("category_id", "brand_id", "purchase_price", "discount_price", "min_price",
+                             "max_price", "price").iterator(chunk_size=2000):
+        product = {"category_id": row["category_id"], "brand_id": row["brand_id"],
+                   "purchase": effective_cost(row["purchase_price"], row["discount_price"]),
+                   "min_price": row["min_price"], "max_price": row["max_price"]}
+        old, new = city_prices(book, product, row["price"], [("old", old_adjust), ("new", adjust_percent)])
+        changed += old[1] != new[1]
+    return CityEffect(total, changed, before, after)

@@ -5,19 +5,64 @@ product; `catalog.services.products_reprice` applies the result with the change 
 """
 
 import math
+from dataclasses import dataclass
 from decimal import Decimal
+
+from django.utils.translation import gettext
+
+from common.format import tenge
 
 from .models import Category, PricingRule, Rounding, is_price_on_request
 
 
-def rule_price(purchase, rule):
+def rule_price(purchase, rule, *, min_price=None, max_price=None):
     """The selling price for `purchase` tenge under `rule`, or None when there is no real price."""
-    if is_price_on_request(purchase):
-        return None
-    purchase = Decimal(purchase)
-    price = purchase * (100 + rule.markup_percent) / 100 + rule.markup_fixed
-    floor = purchase * (100 + rule.min_margin_percent) / 100
-    return round_up(max(price, floor), rule.rounding)
+    return quote(purchase, rule, min_price=min_price, max_price=max_price).price
+
+
+@dataclass(frozen=True)
+class Quote:
+    price: int | None
+    floor: int | None  # the lowest price the rule allows (cost plus the minimum margin, rounded up)
+    limit: str = ""  # "min", "max" or "floor": which limit decided the price, if one did
+
+
+def quote(cost, rule, *, min_price=None, max_price=None):
+    """The rule's price for `cost`, clamped to the product's own limits; the cost floor wins over both.
+
+    `rule` None (no rule matches) prices nothing, but the floor is still the cost itself.
+    """
+    if is_price_on_request(cost):
+        return Quote(None, None)
+    cost = Decimal(cost)
+    rounding = rule.rounding if rule else Rounding.NONE
+    floor = round_up(cost * (100 + (rule.min_margin_percent if rule else 0)) / 100, rounding)
+    if rule is None:
+        return Quote(None, floor)
+    price = round_up(max(cost * (100 + rule.markup_percent) / 100 + rule.markup_fixed, floor), rounding)
+    limit = ""
+    if min_price and price < min_price:  # the price is at or above the floor already
+        price, limit = min_price, "min"
+    if max_price and price > max_price:
+        price, limit = max(max_price, floor), "max" if max_price >= floor else "floor"
+    return Quote(price, floor, limit)
+
+
+def city_price(price, adjust_percent, *, rounding=Rounding.NONE, floor=None, min_price=None, max_price=None):
+    """A city's price: the published price moved by the city's percent, through the same arithmetic as the
+    main price (the rule's rounding, the product's limits, the cost floor).
+
+    It never goes below the floor, unless the published price itself is lower (a price someone allowed
+    below cost): then it is not lower than that price.
+    """
+    value = round_up(Decimal(price) * (100 + Decimal(adjust_percent)) / 100, rounding)
+    if min_price:
+        value = max(value, min_price)
+    if max_price:
+        value = min(value, max_price)
+    if floor:
+        value = max(value, min(floor, price))
+    return value
 
 
 def round_up(value, rounding):
@@ -66,9 +111,13 @@ class RuleBook:
                 best, best_key = rule, key
         return best
 
-    def price(self, *, category_id, brand_id, purchase):
+    def price(self, *, category_id, brand_id, purchase, min_price=None, max_price=None):
+        return self.quote(category_id=category_id, brand_id=brand_id, purchase=purchase, min_price=min_price,
+                          max_price=max_price).price
+
+    def quote(self, *, category_id, brand_id, purchase, min_price=None, max_price=None):
         rule = self.rule_for(category_id=category_id, brand_id=brand_id, purchase=purchase)
-        return rule_price(purchase, rule) if rule else None
+        return quote(purchase, rule, min_price=min_price, max_price=max_price)
 
 
 def _in_band(rule, purchase):
@@ -92,3 +141,30 @@ def guard_holds(old, new, percent, *, cost=None):
 def below_cost(price, purchase):
     """A price under what the goods cost (a price on request, 0 or 1 ₸, has no cost to compare)."""
     return price is not None and purchase is not None and purchase > 1 and price < purchase
+
+
+def price_story(product):
+    """In words: where the product's published price comes from, for its admin page."""
+    cost = product.cost
+    if product.price_locked:
+        return gettext("Set by hand and locked: neither the sync nor the rules change it.")
+    if is_price_on_request(cost):
+        return gettext("Price on request at the supplier: the rules give it no price.")
+    rule = RuleBook().rule_for(category_id=product.category_id, brand_id=product.brand_id, purchase=cost)
+    result = quote(cost, rule, min_price=product.min_price, max_price=product.max_price)
+    if rule is None:
+        return gettext("No active rule matches: the price stays as it was.")
+    words = [gettext("Rule “%(rule)s”: cost %(cost)s + %(percent)s %% + %(fixed)s, at least %(floor)s (the minimum "
+                     "margin), rounded %(rounding)s.") % {
+        "rule": rule.name, "cost": tenge(cost), "percent": rule.markup_percent.normalize(),
+        "fixed": tenge(rule.markup_fixed), "floor": tenge(result.floor), "rounding": rule.get_rounding_display()}]
+    words.append({
+        "min": gettext("Raised to the product's minimum price."),
+        "max": gettext("Cut to the product's maximum price."),
+        "floor": gettext("The maximum price is below the cost floor: the floor wins."),
+        "": "",
+    }[result.limit])
+    words.append(gettext("The rules give %(price)s.") % {"price": tenge(result.price)})
+    if product.proposed_price:
+        words.append(gettext("It moves too far at once and waits for a confirmation."))
+    return " ".join(word for word in words if word)

@@ -12,7 +12,7 @@ from common.http import ApiError
 from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
-from .models import Brand, Category, PriceChange, Product
+from .models import Brand, Category, PriceChange, Product, effective_cost
 from .pricing import RuleBook, below_cost, guard_holds
 from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, supplier_stock
 
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 250
 SUPPLIER_FIELDS = [
-    "article_pn", "name", "full_name", "brand", "category", "purchase_price", "retail_price",
-    "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "supplier_hash", "last_seen",
+    "article_pn", "name", "full_name", "brand", "category", "purchase_price", "retail_price", "discount_price",
+    "barcode", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "supplier_hash", "last_seen",
 ]
 
 
@@ -164,6 +164,8 @@ def _supplier_fields(item, brands, categories, now):
         "category_id": item.category_id if item.category_id in categories else None,
         "purchase_price": item.purchase_price,
         "retail_price": item.retail_price,
+        "discount_price": item.discount_price,
+        "barcode": item.barcode,
         "supplier_quantity": item.quantity,
         "supplier_stock": item.stock,
         "is_new": item.is_new,
@@ -206,14 +208,17 @@ def products_reprice(*, queryset=None, user=None):
     book = RuleBook()
     rows = (queryset if queryset is not None else Product.objects.all()).filter(price_locked=False)
     changed, history = [], []
-    fields = ("id", "category_id", "brand_id", "purchase_price", "price", "proposed_price")
+    fields = ("id", "category_id", "brand_id", "purchase_price", "discount_price", "min_price", "max_price",
+              "price", "proposed_price")
     # Rows stay locked until written, so a manager's price typed meanwhile is not overwritten.
     with transaction.atomic():
-        for pk, category_id, brand_id, purchase, price, proposed in (
+        for pk, category_id, brand_id, purchase, discount, low, high, price, proposed in (
             rows.select_for_update().values_list(*fields).iterator(chunk_size=2000)
         ):
-            target = book.price(category_id=category_id, brand_id=brand_id, purchase=purchase)
-            new_price, new_proposed = _next_price(price, target, purchase)
+            cost = effective_cost(purchase, discount)
+            target = book.price(category_id=category_id, brand_id=brand_id, purchase=cost, min_price=low,
+                                max_price=high)
+            new_price, new_proposed = _next_price(price, target, cost)
             if (new_price, new_proposed) != (price, proposed):
                 changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
                 if new_price != price:
@@ -237,14 +242,14 @@ class PriceRefused(ValueError):
     """A manager's price that may not be published as asked; the message says why."""
 
 
-def product_set_price(*, product, price, user, below_cost_confirmed=False):
+def product_set_price(*, product, price, user, below_cost_confirmed=False, source=PriceChange.Source.MANAGER):
     """A manager's price: published as is, and locked so neither the sync nor the rules move it.
 
     A price below the purchase cost is refused unless someone allowed to sell below cost confirms it.
     """
     if price is None or price <= 0:
         raise PriceRefused("a price must be a positive whole number of tenge")
-    purchase = Product.objects.values_list("purchase_price", flat=True).get(pk=product.pk)
+    purchase = effective_cost(*Product.objects.values_list("purchase_price", "discount_price").get(pk=product.pk))
     if below_cost(price, purchase) and not (below_cost_confirmed and user.has_perm("catalog.sell_below_cost")):
         raise PriceRefused(below_cost_message(price, purchase))
     old = Product.objects.values_list("price", flat=True).get(pk=product.pk)
@@ -252,7 +257,7 @@ def product_set_price(*, product, price, user, below_cost_confirmed=False):
     product.save(update_fields=["price", "price_locked", "proposed_price", "updated_at"])
     if old != price:
         PriceChange.objects.create(product=product, old_price=old, new_price=price,
-                                   source=PriceChange.Source.MANAGER, user=user)
+                                   source=source, user=user)
 
 
 def below_cost_message(price, purchase):

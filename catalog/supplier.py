@@ -32,6 +32,8 @@ class SupplierItem:
     category_id: int | None
     purchase_price: int | None
     retail_price: int | None
+    discount_price: int | None
+    barcode: str
     quantity: str
     stock: int
     is_new: bool
@@ -65,6 +67,8 @@ def parse_item(raw):
         category_id=_category(raw.get("category"), article),
         purchase_price=purchase,
         retail_price=retail,
+        discount_price=_discount_price(raw.get("discountPrice"), article, warnings),
+        barcode=clean_text(raw.get("barcode"), 64),
         quantity=quantity,
         stock=supplier_stock(quantity, article),
         is_new=str(raw.get("isnew") or "0").strip() in ("1", "true", "True"),
@@ -83,6 +87,16 @@ def parse_numbers(raw, article):
         warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
         retail = None
     return clean_text(raw.get("quantity"))[:32], purchase, retail, warnings
+
+
+def _discount_price(value, article, warnings):
+    """The partner price, when Al-Style gives one (0, empty or missing: none); a bad one is ignored."""
+    try:
+        price = parse_money(value)
+    except (AmountOutOfRange, ValueError):
+        warnings.append(f"article {article}: discountPrice {str(value)[:40]!r} ignored")
+        return None
+    return price if price is not None and price > 1 else None
 
 
 def parse_stock(quantity):

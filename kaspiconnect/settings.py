@@ -245,8 +245,12 @@ INSTALLED_APPS = [
     "orders",
     "feeds",
     "monitoring",  # dashboard, alerts, health: above the apps
+    "reports",  # sales reports: above the apps, reads orders
     "sandbox",  # the simulated APIs and their command (demo and tests)
 ]
+# Spreadsheets: whoever may see products may export them; importing changes them, so it takes the change right.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 
 MIDDLEWARE = [
     "kaspiconnect.middleware.RequestIdMiddleware",

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from monitoring.dashboard import admin_index
 from monitoring.health import healthz
+from reports.views import reports_page
 
 # Admin pages whose model moved to another app: old bookmarks still arrive.
 MOVED_ADMIN_PAGES = [
@@ -21,5 +22,6 @@ urlpatterns = [
     *MOVED_ADMIN_PAGES,
     # The admin's front page is the dashboard; the rest of the admin is untouched.
     path("admin/", admin.site.admin_view(admin_index), name="dashboard"),
+    path("admin/reports/", admin.site.admin_view(reports_page), name="reports"),
     path("admin/", admin.site.urls),
 ]

@@ -16,18 +16,23 @@ MAX_X_LABELS = 8
 
 
 def bar_chart(bars, *, label, fmt=str):
-    """`bars`: [(x label, value, tooltip)], drawn left to right as one <rect class="bar"> each."""
+    """`bars`: [(x label, value, tooltip)], drawn left to right as one <rect class="bar"> each; a value
+    below zero (a day's loss) hangs down from the zero line as a <rect class="bar negative">."""
+    lowest = min((value for _, value, _ in bars), default=0)
     top = _nice_top(max((value for _, value, _ in bars), default=0))
+    low = -_nice_top(-lowest) if lowest < 0 else 0
+    zero = _y(0, top, low)
     step = PLOT_WIDTH / max(len(bars), 1)
     rects = []
     for i, (_, value, tooltip) in enumerate(bars):
-        height = max(PLOT_HEIGHT * value / top, 1)  # an empty day still shows, and keeps its tooltip
-        rects.append((_n(LEFT + (i + 0.1) * step), _n(TOP + PLOT_HEIGHT - height), _n(step * 0.8), _n(height), tooltip))
+        height = max(PLOT_HEIGHT * abs(value) / (top - low), 1)  # an empty day still shows, and keeps its tooltip
+        y, kind = (zero, "bar negative") if value < 0 else (zero - height, "bar")
+        rects.append((kind, _n(LEFT + (i + 0.1) * step), _n(y), _n(step * 0.8), _n(height), tooltip))
     body = format_html_join(
-        "", '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>', rects
+        "", '<rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>', rects
     )
     x_labels = [(LEFT + (i + 0.5) * step, x_label) for i, (x_label, _, _) in enumerate(bars)]
-    return _frame(label, top, fmt, x_labels, body)
+    return _frame(label, top, fmt, x_labels, body, low=low)
 
 
 def line_chart(x_labels, series, *, label, fmt=str):
@@ -52,15 +57,17 @@ def line_chart(x_labels, series, *, label, fmt=str):
     return _frame(label, top, fmt, list(zip(xs, x_labels)), mark_safe("".join(parts)))
 
 
-def _frame(label, top, fmt, x_labels, body):
-    """The <svg> with its title, gridlines at zero, half and top with their values, and a few x labels."""
+def _frame(label, top, fmt, x_labels, body, low=0):
+    """The <svg> with its title, gridlines at zero, half and top (at the bottom, zero and top when values go
+    below zero) with their values, and a few x labels."""
     grid = format_html_join(
         "",
         '<line class="grid" x1="{left}" x2="{right}" y1="{y}" y2="{y}"></line>'
         '<text class="axis" x="{value_x}" y="{y}" dy="4" text-anchor="end">{value}</text>',
         (
-            {"left": LEFT, "right": WIDTH - RIGHT, "value_x": LEFT - 6, "y": _n(_y(value, top)), "value": fmt(value)}
-            for value in (0, top // 2, top)
+            {"left": LEFT, "right": WIDTH - RIGHT, "value_x": LEFT - 6, "y": _n(_y(value, top, low)),
+             "value": fmt(value)}
+            for value in ((low, 0, top) if low else (0, top // 2, top))
         ),
     )
     every = ceil(len(x_labels) / MAX_X_LABELS) or 1
@@ -80,8 +87,8 @@ def _nice_top(value):
     return next(m * magnitude for m in (2, 4, 6, 8, 10) if m * magnitude >= value)
 
 
-def _y(value, top):
-    return TOP + PLOT_HEIGHT * (1 - value / top)
+def _y(value, top, low=0):
+    return TOP + PLOT_HEIGHT * (1 - (value - low) / (top - low))
 
 
 def _n(number):

@@ -27,6 +27,7 @@ from jobs import registry
 from jobs.health import FAILING, LATE, OK, job_health
 from jobs.models import JobRun
 from orders.models import KaspiStatus, Order, StatusChange
+from orders.money import SOLD_STATUSES
 
 from . import charts
 from .alerts import open_problems
@@ -38,8 +39,6 @@ FAILURES_SHOWN = 8
 ALERTS_SHOWN = 10
 # The jobs whose history reads better on their own admin page than in the run rows.
 JOB_PAGES = {"build_feed": FeedRun, "feed_fetched": FeedFetch}
-# Orders that brought no money do not count as revenue.
-NOT_REVENUE = [KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
 
 
 @dataclass
@@ -213,7 +212,7 @@ def _order_charts(now):
         Order.objects.filter(created_at_kaspi__gte=datetime.combine(days[0], time.min, tzinfo=zone))
         .annotate(day=TruncDate("created_at_kaspi", tzinfo=zone))
         .values("day")
-        .annotate(orders=Count("pk"), revenue=Sum("total_price", filter=~Q(status__in=NOT_REVENUE)))
+        .annotate(orders=Count("pk"), revenue=Sum("total_price", filter=Q(status__in=SOLD_STATUSES)))
         .order_by()
     )
     by_day = {row["day"]: row for row in rows}

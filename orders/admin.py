@@ -11,10 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from common.admin import ReadOnlyLogAdmin
-from common.format import tenge_display
+from common.format import tenge, tenge_display
 
-from . import changes
-from .models import Order, OrderEntry, OrderEvent, StatusChange
+from . import changes, money
+from .models import CommissionRate, Order, OrderEntry, OrderEvent, StatusChange
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -28,13 +28,38 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+def profit_text(profit, unknown):
+    """Profit in whole tenge; "—" when no line's cost is known, marked when some are missing."""
+    if profit is None:
+        return "—"
+    if unknown:
+        return format_html('{} <span title="{}">*</span>', tenge(profit), _("without the lines whose cost is unknown"))
+    return tenge(profit)
+
+
 class OrderEntryInline(ReadOnlyInline):
     model = OrderEntry
     fields = ["entry_number", "sku", "name", "product", "category_title", "quantity", "own_units", "unit_price_display",
-              "total_display", "weight", "unit_type"]
+              "total_display", "unit_cost_display", "commission_display", "delivery_share_display", "profit_display",
+              "weight", "unit_type"]
     readonly_fields = fields
     unit_price_display = tenge_display("unit_price", _("unit price"))
     total_display = tenge_display("total_price", _("total"))
+    unit_cost_display = tenge_display("unit_cost", _("unit cost"))
+    delivery_share_display = tenge_display("delivery_share", _("delivery share"))
+
+    def get_queryset(self, request):
+        return money.with_profit(super().get_queryset(request))
+
+    @admin.display(description=_("Kaspi commission"))
+    def commission_display(self, obj):
+        if obj.commission_percent is None:
+            return tenge(obj.commission)
+        return f"{obj.commission_percent.normalize()} % = {tenge(obj.commission)}"
+
+    @admin.display(description=_("profit"))
+    def profit_display(self, obj):
+        return profit_text(obj.profit, False)
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -125,8 +150,8 @@ class ReturnsFilter(admin.SimpleListFilter):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "delivery_mode", "state", "status",
-                    "hand_over_display", "pending_change"]
+    list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "profit_display", "delivery_mode",
+                    "state", "status", "hand_over_display", "pending_change"]
     list_filter = ["state", "status", HandOverFilter, ReturnsFilter, "delivery_mode", "is_kaspi_delivery",
                    "assembled", "pre_order", "created_at_kaspi"]
     search_fields = ["=code", "customer_phone", "customer_name", "entries__sku"]
@@ -141,13 +166,13 @@ class OrderAdmin(admin.ModelAdmin):
                                     "pickup_point_id", "signature_required", "pre_order", "reservation_date"]}),
         (_("Kaspi Delivery"), {"fields": ["assembled", "waybill_link", "courier_transmission_planning_date",
                                           "courier_transmission_date", "returned_to_warehouse"]}),
-        (_("Money"), {"fields": ["total_display", "delivery_cost_display", "delivery_cost_for_seller_display",
-                                 "payment_mode", "credit_term"]}),
+        (_("Money"), {"fields": ["total_display", "profit_display", "delivery_cost_display",
+                                 "delivery_cost_for_seller_display", "payment_mode", "credit_term"]}),
         (_("Kaspi"), {"fields": ["kaspi_id", "imported_at", "updated_at"]}),
     ]
     actions = ["request_accept", "request_assemble", "request_cancel_out_of_stock", "request_cancel_buyer",
                "request_cancel_unreachable", "request_completion_code", "request_arrived", "request_returned"]
-    MONEY = ["total_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
+    MONEY = ["total_display", "profit_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
 
     # Buyers' personal data only for those with the permission for it.
     CUSTOMER_FIELDS = ["customer_name", "customer_phone", "delivery_address"]
@@ -181,10 +206,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         active = StatusChange.objects.filter(order=OuterRef("pk"), state__in=StatusChange.ACTIVE)
-        return super().get_queryset(request).annotate(
+        return money.order_totals(super().get_queryset(request)).annotate(
             active_action=Subquery(active.values("action")[:1]),
             active_state=Subquery(active.values("state")[:1]),
         )
+
+    @admin.display(description=_("profit"), ordering="profit_total")
+    def profit_display(self, obj):
+        return profit_text(obj.profit_total, obj.lines_without_cost)
 
     total_display = tenge_display("total_price", _("total"))
     delivery_cost_display = tenge_display("delivery_cost", _("delivery cost"))
@@ -364,3 +393,32 @@ class OrderEventAdmin(ReadOnlyLogAdmin):
     list_filter = ["status", "at"]
     list_select_related = ["order", "user"]
     search_fields = ["=order__code", "text"]
+
+
+@admin.register(CommissionRate)
+class CommissionRateAdmin(admin.ModelAdmin):
+    """Kaspi's tariff per category; the order lines of a category take its rate as soon as it is saved."""
+
+    list_display = ["category_title", "percent", "updated_at"]
+    change_list_template = "admin/change_list_note.html"
+    search_fields = ["category_title"]
+
+    def changelist_view(self, request, extra_context=None):
+        note = _("A category not listed here pays %(percent)s %% (KASPI_COMMISSION_PERCENT). Order lines are matched "
+                 "on their Kaspi category; saving a rate recalculates the profit of every line of that category.") % {
+            "percent": money.default_percent().normalize()}
+        return super().changelist_view(request, {**(extra_context or {}), "title_note": note})
+
+    def save_model(self, request, obj, form, change):
+        before = CommissionRate.objects.filter(pk=obj.pk).values_list("category_title", flat=True).first()
+        super().save_model(request, obj, form, change)
+        money.commission_refresh({obj.category_title, before} - {None})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        money.commission_refresh([obj.category_title])
+
+    def delete_queryset(self, request, queryset):
+        titles = list(queryset.values_list("category_title", flat=True))
+        super().delete_queryset(request, queryset)
+        money.commission_refresh(titles)

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, Sum
+from django.db.models import Count, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum
 
 from .models import CommissionRate, KaspiStatus, Order, OrderEntry
 
@@ -98,10 +98,11 @@ def with_profit(entries):
 
 
 def order_totals(orders):
-    """Orders annotated with their lines' `profit_total`, and `lines_without_cost`."""
+    """Orders annotated with their lines' `profit_total` and `lines_without_cost` (subqueries: one row per order
+    whatever else the query joins)."""
+    lines = OrderEntry.objects.filter(order=OuterRef("pk")).order_by().values("order")
     return orders.annotate(
-        profit_total=Sum(ExpressionWrapper(
-            F("entries__total_price") - F("entries__unit_cost") * F("entries__quantity") - F("entries__commission")
-            - F("entries__delivery_share"), output_field=IntegerField())),
-        lines_without_cost=Count("entries", filter=Q(entries__unit_cost__isnull=True)),
+        profit_total=Subquery(lines.annotate(total=Sum(LINE_PROFIT)).values("total")),
+        lines_without_cost=Subquery(lines.annotate(count=Count("pk", filter=Q(unit_cost__isnull=True)))
+                                    .values("count")),
     )

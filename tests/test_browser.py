@@ -1,6 +1,6 @@
 """A manager's morning in a real headless Chromium: log in, edit a price, publish the feed, read
 the dashboard, approve a proposed acceptance and see it sent to Kaspi, then hand the Kaspi
-Delivery order over and open its waybill.
+Delivery order over and open its waybill; and read the reports and download one of their tables.
 
 On PostgreSQL (the second run of `make test`) the site is the production stack, started as
 `make run` starts it: `manage.py serve` (collectstatic, gunicorn with WhiteNoise, the queue
@@ -11,6 +11,7 @@ is skipped, saying why, only when no browser is there. `SCREENSHOT_DIR=docs` kee
 screenshots the README shows (`make screenshots`).
 """
 
+import csv
 import os
 import shutil
 import signal
@@ -230,3 +231,28 @@ def test_a_manager_runs_the_shop_from_the_browser(site, page, shop, screenshots,
     page.reload()
     page.wait_for_selector("#waybill-open")
     page.screenshot(path=str(screenshots / "order-phone.png"))  # the first screen, as a phone shows it
+
+
+def test_a_manager_reads_the_reports_and_downloads_a_table(site, page, shop, screenshots):
+    page.set_default_timeout(15000)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{site}/admin/login/?next=/admin/reports/")
+    page.fill("#id_username", "manager")
+    page.fill("#id_password", "browser-test-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#report-totals")
+    page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
+    shown = page.locator("#report-top_products tbody tr")
+    assert shown.count() > 0 and page.locator("svg.kc-chart").count() == 5
+
+    with page.expect_download() as download:
+        page.click("#report-top_products a[href*='format=csv']")
+    assert download.value.suggested_filename.startswith("top_products-")
+    _header, *rows = csv.reader(Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines())
+    assert len(rows) == shown.count() and rows[0][0] == shown.first.locator("td").first.inner_text()
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the tables scroll inside their boxes
+    page.reload()
+    page.wait_for_selector("#report-totals")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(screenshots / "reports-phone.png"), full_page=True)

@@ -206,3 +206,78 @@ def test_selling_below_cost_takes_the_permission_and_an_explicit_confirmation(cl
     product_set_price(product=product, price=5000, user=manager, below_cost_confirmed=True)
     product.refresh_from_db()
     assert (product.price, product.price_locked) == (5000, True)
+
+
+def city_form(**values):
+    return {"city_id": "750000000", "name": "Алматы", "is_active": "on", "price_adjust_percent": "0", **values}
+
+
+def test_activating_a_city_says_what_it_does_to_the_feed_and_waits_for_a_confirmation(admin_client, make_product):
+    catalogue = [make_product() for _ in range(3)]
+    add = reverse("admin:catalog_city_add")
+
+    response = admin_client.post(add, city_form())
+
+    assert response.status_code == 200 and not City.objects.exists()
+    text = response.content.decode()
+    assert f"{len(catalogue)} of {len(catalogue)} offers" in text and "sold only in: Алматы" in text
+    response = admin_client.post(add, city_form(feed_change_confirmed="on"))
+    assert response.status_code == 302 and City.objects.get().is_active
+
+
+def test_a_city_price_adjustment_counts_the_offers_it_moves(admin_client, make_product, store):
+    city = City.objects.create(city_id="750000000", name="Алматы")
+    make_product(price=10000)
+    make_product(price=10000, price_locked=True, purchase_price=10000, max_price=10000)  # capped: does not move
+    change = reverse("admin:catalog_city_change", args=[city.pk])
+
+    response = admin_client.post(change, city_form(price_adjust_percent="5"))
+
+    assert "changes 1 of 2 offers" in response.content.decode()
+    assert admin_client.post(change, city_form(price_adjust_percent="5", feed_change_confirmed="on")).status_code == 302
+    assert City.objects.get().price_adjust_percent == 5
+
+
+def test_a_city_name_edit_saves_without_a_question(admin_client, make_product):
+    city = City.objects.create(city_id="750000000", name="Алматы")
+    make_product(price=10000)
+
+    response = admin_client.post(reverse("admin:catalog_city_change", args=[city.pk]), city_form(name="Алма-Ата"))
+
+    assert response.status_code == 302 and City.objects.get().name == "Алма-Ата"
+
+
+def test_the_cities_page_says_how_the_feed_prices_now(admin_client):
+    City.objects.create(city_id="710000000", name="Астана")
+
+    response = admin_client.get(reverse("admin:catalog_city_changelist"))
+
+    assert "sold only in: Астана" in response.content.decode()
+
+
+def product_page(product, **values):
+    data = {"price": str(product.price), "publish": "on", "own_stock": "0", "initial-own_stock": "0",
+            "price_changes-TOTAL_FORMS": "0", "price_changes-INITIAL_FORMS": "0"}
+    return {**data, **values}
+
+
+def test_a_maximum_price_set_on_the_product_page_applies_at_once_with_the_reason(admin_client, make_product):
+    PricingRule.objects.create(name="Наценка", markup_percent=30, rounding="10")
+    product = make_product(purchase_price=10000, price=13000)
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+
+    response = admin_client.post(url, product_page(product, max_price="12000"))
+
+    assert response.status_code == 302
+    assert Product.objects.get(pk=product.pk).price == 12000
+    page = admin_client.get(url).content.decode()
+    assert "Наценка" in page and ("maximum price" in page or "максимальной цены" in page)
+
+
+def test_it_refuses_a_maximum_below_the_minimum(admin_client, make_product):
+    product = make_product()
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+
+    response = admin_client.post(url, product_page(product, min_price="15000", max_price="14000"))
+
+    assert response.status_code == 200 and Product.objects.get(pk=product.pk).max_price is None

@@ -68,7 +68,7 @@ def test_it_costs_queries_per_page_not_per_item(fake, django_assert_max_num_quer
     with django_assert_max_num_queries(40):
         products_sync()
     fake.items = items(2400)
-    with django_assert_max_num_queries(80):
+    with django_assert_max_num_queries(100):
         products_sync()
     assert Product.objects.count() == 2400
 
@@ -160,3 +160,15 @@ def test_the_refresh_stock_command_runs_the_cheap_refresh(db, sandbox, capsys):
     call_command("refresh_stock")
     assert "stock refreshed" in capsys.readouterr().out
     assert JobRun.objects.filter(kind="refresh_stock", outcome="ok").count() == 1
+
+
+def test_it_keeps_al_styles_partner_price_and_barcode_and_prices_from_the_partner_price(fake):
+    fake.items = items(3)
+    fake.items[1].update(discountPrice="900", barcode=" 4601234567890 ")
+    fake.items[2].update(discountPrice=0)
+
+    products_sync()
+
+    granted, none = Product.objects.get(article=100001), Product.objects.get(article=100002)
+    assert (granted.discount_price, granted.barcode, granted.cost, granted.price) == (900, "4601234567890", 900, 1080)
+    assert (none.discount_price, none.cost, none.price) == (None, 1002, 1210)

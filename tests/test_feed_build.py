@@ -382,3 +382,17 @@ def test_it_streams_many_offers_into_a_valid_feed(store):
 
     assert (run.offers, run.available_offers) == (3000, 2000)
     assert len(published_feed().find("k:offers", NS)) == 3000
+
+
+def test_it_prices_cities_by_the_rules_never_below_the_cost_floor(store, make_product):
+    from catalog.models import PricingRule, Rounding
+
+    PricingRule.objects.create(name="default", markup_percent=20, rounding=Rounding.END_990)
+    City.objects.create(city_id="750000000", name="Алматы", price_adjust_percent=-20)
+    City.objects.create(city_id="710000000", name="Астана", price_adjust_percent=5)
+    make_product(sku="C2", purchase_price=32631, price=39990)
+
+    feed_build()
+
+    prices = offer_element(published_feed(), "C2").findall("k:cityprices/k:cityprice", NS)
+    assert [(p.get("cityId"), p.text) for p in prices] == [("750000000", "32990"), ("710000000", "41990")]

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Brand, Category, PriceChange, PricingRule, Product, Rounding
-from catalog.pricing import RuleBook, guard_holds, round_up, rule_price
+from catalog.pricing import Quote, RuleBook, city_price, guard_holds, quote, round_up, rule_price
 from catalog.services import product_set_price, products_confirm_price, products_reprice
 
 
@@ -159,3 +159,51 @@ def test_a_price_below_cost_is_corrected_at_once_not_held(default_rule, make_pro
     assert products_reprice() == 1
     product.refresh_from_db()
     assert product.price >= 83930 and product.proposed_price is None
+
+
+def test_it_clamps_a_rule_price_to_the_products_limits():
+    markup = rule(markup_percent=Decimal(50), rounding=Rounding.TEN)
+    assert quote(10000, markup) == Quote(15000, 10000, "")
+    assert quote(10000, markup, min_price=16000) == Quote(16000, 10000, "min")
+    assert quote(10000, markup, max_price=13000) == Quote(13000, 10000, "max")
+
+
+def test_it_never_lets_a_limit_go_below_the_cost_floor():
+    floored = rule(markup_percent=Decimal(50), min_margin_percent=Decimal(10), rounding=Rounding.TEN)
+    assert quote(10000, floored, max_price=10500) == Quote(11000, 11000, "floor")
+    assert quote(10000, rule(min_margin_percent=Decimal(10)), min_price=10200) == Quote(11000, 11000, "")
+
+
+def test_it_prices_a_city_through_the_rules_arithmetic():
+    # The reported case: −20 % of 39 990 gave 31 992 ₸ for goods that cost 32 631 ₸.
+    floor = quote(32631, rule(markup_percent=Decimal(20), rounding=Rounding.END_990)).floor
+    assert floor == 32990
+    assert city_price(39990, Decimal(-20), rounding=Rounding.END_990, floor=floor) == 32990
+    assert city_price(39990, Decimal(5), rounding=Rounding.END_990, floor=floor) == 41990
+    assert city_price(39990, Decimal(5), rounding=Rounding.END_990, floor=floor, max_price=41000) == 41000
+
+
+def test_it_keeps_a_city_price_no_lower_than_a_price_allowed_below_cost():
+    assert city_price(9000, Decimal(-10), floor=10000) == 9000
+
+
+@pytest.mark.django_db
+def test_it_applies_the_products_limits_when_the_rules_run(make_product):
+    PricingRule.objects.create(name="default", markup_percent=30, rounding=Rounding.NONE)
+    capped = make_product(purchase_price=10000, price=None, max_price=12000)
+    lifted = make_product(purchase_price=10000, price=None, min_price=14000)
+    below_floor = make_product(purchase_price=10000, price=None, max_price=9000)
+
+    products_reprice()
+
+    assert [Product.objects.get(pk=p.pk).price for p in (capped, lifted, below_floor)] == [12000, 14000, 10000]
+
+
+@pytest.mark.django_db
+def test_it_prices_from_the_partner_price_where_al_style_gives_one(make_product):
+    PricingRule.objects.create(name="default", markup_percent=10, rounding=Rounding.NONE)
+    product = make_product(purchase_price=10000, discount_price=9000, price=None)
+
+    products_reprice()
+
+    assert Product.objects.get(pk=product.pk).price == 9900

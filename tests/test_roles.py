@@ -116,3 +116,14 @@ def test_every_admin_action_needs_more_than_the_right_to_look():
             if not allowed or set(allowed) <= {"view"}:
                 lax.append(f"{model._meta.label}.{getattr(function, '__name__', action)}")
     assert lax == []
+
+
+def test_the_money_work_belongs_to_the_roles_that_do_it(client, db):
+    manager = member("Менеджеры", client)
+    assert client.get(reverse("admin:catalog_pricelistimport_add")).status_code == 200
+    assert client.get(reverse("reports")).status_code == 403
+    assert not manager.has_perm("catalog.sell_below_cost")
+    senior = member("Старшие", client)
+    assert client.get(reverse("reports")).status_code == 200
+    assert client.get(reverse("admin:orders_commissionrate_add")).status_code == 200
+    assert senior.has_perm("catalog.sell_below_cost")

@@ -50,6 +50,11 @@ def test_it_accepts_city_prices_and_a_pre_order(check):
     assert check(feed([city_offer])) == []
 
 
+@pytest.mark.parametrize("sku", ["123456789_987654321", "A_1_b2", "Z" * 20])
+def test_it_accepts_kaspis_own_skus_with_underscores(check, sku):
+    assert check(feed([offer(sku=sku)])) == []
+
+
 def test_it_rejects_a_duplicate_sku_and_names_its_line(check, tmp_path):
     errors = check(feed([offer(sku="A1"), offer(sku="B2"), offer(sku="A1")]))
     assert len(errors) == 1
@@ -64,6 +69,13 @@ def test_it_rejects_a_duplicate_sku_and_names_its_line(check, tmp_path):
         (offer(sku="20 908"), "20 908"),
         (offer(sku="2090Б"), "2090Б"),
         (offer(sku="A" * 21), "length"),
+        (offer(sku="1234567890_9876543210"), "length"),
+        (offer(sku="20/908"), "20/908"),
+        (offer(sku="123_456 7"), "123_456 7"),
+        (offer(sku="123_4Б"), "123_4Б"),
+        (offer(sku="_123"), "_123"),
+        (offer(sku="123_"), "123_"),
+        (offer(sku="12__34"), "12__34"),
         (offer(price="11490.00"), "11490.00"),
         (offer(price="0"), "'0'"),
         (offer(available="maybe"), "maybe"),
@@ -71,7 +83,9 @@ def test_it_rejects_a_duplicate_sku_and_names_its_line(check, tmp_path):
         (offer().replace("<model>Колонки Mi</model>", ""), "Expected is ( {kaspiShopping}model )"),
         (offer(model="  "), "model"),
     ],
-    ids=["space-in-sku", "cyrillic-sku", "21-char-sku", "decimal-price", "zero-price", "maybe", "preorder-31",
+    ids=["space-in-sku", "cyrillic-sku", "21-char-sku", "21-char-underscore-sku", "slash-in-sku",
+         "space-in-underscore-sku", "cyrillic-underscore-sku", "leading-underscore", "trailing-underscore",
+         "double-underscore", "decimal-price", "zero-price", "maybe", "preorder-31",
          "missing-model", "blank-model"],
 )
 def test_it_rejects_what_kaspi_rejects(check, bad_offer, complaint):

@@ -1,8 +1,9 @@
 """The shop's roles as groups; superusers keep everything. Run again, it adds what a role lacks and
 takes nothing from a group someone has changed by hand."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from kaspiconnect.migrations import _roles
 
 ROLES = {
     # The catalogue, prices, rules, stores and the feed: no orders, no buyers' data.
@@ -30,17 +31,7 @@ ROLES = {
 
 
 def create_roles(apps, schema_editor):
-    for app_config in apps.get_app_configs():  # the permissions exist before post_migrate makes them
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codes in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for code in codes:
-            app_label, codename = code.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    _roles.grant(apps, ROLES)
 
 
 class Migration(migrations.Migration):

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from catalog.models import PricingRule, Store
 from catalog.services import SyncError, products_sync
 from feeds.services import feed_build
 from kaspiconnect.processes import run_web_and_queue
+from orders.models import CommissionRate
 from sandbox.server import SandboxServer
 
 DEMO_INTERVAL = 1.0  # seconds between supplier requests: the real 5 s would make the demo slow
@@ -85,6 +87,9 @@ class Command(BaseCommand):
         if not PricingRule.objects.exists():
             PricingRule.objects.create(name="Общая наценка", markup_percent=15, min_margin_percent=5,
                                        rounding="90")
+        # Kaspi's 2026 tariff: 12.5 % for most categories (the default), 15.5 % for phone accessories and cables.
+        for title in ("Кабели и патч-корды", "Внешние аккумуляторы"):
+            CommissionRate.objects.get_or_create(category_title=title, defaults={"percent": Decimal("15.5")})
         user_model = get_user_model()
         if not user_model.objects.filter(username="admin").exists():
             password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
