@@ -219,7 +219,7 @@ class Product(models.Model):
     # The SKU the shop already sold this product under at Kaspi (cards and reviews hang on it): once
     # set it is what the feed publishes and what order lines are matched on, and it never changes.
     kaspi_sku = models.CharField(
-        _("SKU at Kaspi"), max_length=20, unique=True, null=True, blank=True,
+        _("SKU kept from the shop's price list"), max_length=20, unique=True, null=True, blank=True,
         help_text=_("The shop's existing Kaspi SKU, taken over from its price list; published instead of "
                     "the derived one."),
     )

@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -39,9 +39,8 @@ def profit_text(profit, unknown):
 
 class OrderEntryInline(ReadOnlyInline):
     model = OrderEntry
-    fields = ["entry_number", "sku", "name", "product", "category_title", "quantity", "own_units", "unit_price_display",
-              "total_display", "unit_cost_display", "commission_display", "delivery_share_display", "profit_display",
-              "weight", "unit_type"]
+    fields = ["sku", "goods", "category_title", "quantity", "own_units", "unit_price_display", "total_display",
+              "unit_cost_display", "commission_display", "delivery_share_display", "profit_display"]
     readonly_fields = fields
     unit_price_display = tenge_display("unit_price", _("unit price"))
     total_display = tenge_display("total_price", _("total"))
@@ -49,7 +48,17 @@ class OrderEntryInline(ReadOnlyInline):
     delivery_share_display = tenge_display("delivery_share", _("delivery share"))
 
     def get_queryset(self, request):
-        return money.with_profit(super().get_queryset(request))
+        return money.with_profit(super().get_queryset(request).select_related("product"))
+
+    @admin.display(description=_("name"))
+    def goods(self, obj):
+        """The line's name as Kaspi sold it, linked to the product it is (when it matched one), with its weight."""
+        name = obj.name if obj.product_id is None else format_html(
+            '<a href="{}">{}</a>', reverse("admin:catalog_product_change", args=[obj.product_id]), obj.name)
+        details = ", ".join(part for part in (
+            _("%(kg)s kg") % {"kg": number_format(obj.weight.normalize())} if obj.weight is not None else "",
+            obj.unit_type) if part)
+        return format_html("{}<br><small>{}</small>", name, details) if details else name
 
     @admin.display(description=_("Kaspi commission"))
     def commission_display(self, obj):

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='product',
             name='kaspi_sku',
-            field=models.CharField(blank=True, help_text="The shop's existing Kaspi SKU, taken over from its price list; published instead of the derived one.", max_length=20, null=True, unique=True, verbose_name='SKU at Kaspi'),
+            field=models.CharField(blank=True, help_text="The shop's existing Kaspi SKU, taken over from its price list; published instead of the derived one.", max_length=20, null=True, unique=True, verbose_name="SKU kept from the shop's price list"),
         ),
         migrations.AddField(
             model_name='product',
