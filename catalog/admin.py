@@ -206,6 +206,10 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:catalog_product_import"))
         return super().process_result(result, request)
 
+    def get_data_for_export(self, request, queryset, **kwargs):
+        """The export is remembered with who made it (see spreadsheets.ProductResource.before_export)."""
+        return super().get_data_for_export(request, queryset, user=request.user, **kwargs)
+
     @admin.display(description=_("purchase"), ordering="purchase_price")
     def purchase_display(self, obj):
         return _("on request") if obj.price_on_request else tenge(obj.purchase_price)
@@ -250,8 +254,10 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
                                        below_cost_confirmed=form.cleaned_data.get("below_cost_confirmed", False))
         if change:  # also from the list's inline edits, which do not show own stock: keep what is there now
             now = Product.objects.select_for_update().filter(pk=obj.pk).values_list("own_stock", flat=True).get()
-            typed = obj.own_stock - form.own_stock_seen(now) if "own_stock" in form.fields else 0
-            obj.own_stock = max(0, now + typed)
+            if "own_stock" in form.fields:
+                obj.own_stock = services.own_stock_edited(now=now, seen=form.own_stock_seen(now), typed=obj.own_stock)
+            else:
+                obj.own_stock = now
         super().save_model(request, obj, form, change)
         if limits_moved:  # the rules take new limits at once
             services.products_reprice(queryset=Product.objects.filter(pk=obj.pk), user=request.user)
@@ -353,7 +359,8 @@ class CityForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        effect = offers.city_effect(pk=self.instance.pk, name=cleaned.get("name"), is_active=cleaned.get("is_active"),
+        effect = offers.city_effect(pk=self.instance.pk, city_id=cleaned.get("city_id"), name=cleaned.get("name"),
+                                    is_active=cleaned.get("is_active"),
                                     adjust_percent=cleaned.get("price_adjust_percent"))
         if effect.changed and not cleaned.get("feed_change_confirmed"):
             text = _("Saving this changes %(changed)s of %(offers)s offers in the next feed. Now %(before)s; after "

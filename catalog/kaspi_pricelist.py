@@ -6,12 +6,15 @@ offer is matched to a product (by SKU, part number, barcode, then name) and a ma
 keeps the offer's SKU for good: the feed publishes it and order lines are linked by it.
 """
 
+import ipaddress
 import re
+import socket
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+import requests
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -19,10 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from lxml import etree
 
-from common.http import ApiError, Cause, call, safe_url
+from common.http import ApiError, Cause, call, describe_status, safe_url
 from common.text import clean_text
 
-from .models import ListedOffer, PriceListImport, Product
+from .models import ListedOffer, PriceListImport, Product, skus_kept
 
 MAX_BYTES = 50 << 20  # a whole catalogue of 20,000 offers is some 10 MB
 MAX_OFFERS = 100_000
@@ -58,14 +61,84 @@ def is_kaspi_sku(sku):
 def pricelist_open(location):
     """`(source, binary file)` for a path or an http(s) URL; PriceListError when it cannot be had."""
     if urlsplit(location).scheme in ("http", "https"):
-        try:
-            return safe_url(location), call("GET", location, parse=_spool, stream=True)
-        except ApiError as exc:
-            raise PriceListError(_("cannot download the price list: %(error)s") % {"error": exc}) from None
+        return safe_url(location), _download(location)
     try:
         return Path(location).name, open(location, "rb")
     except OSError as exc:
         raise PriceListError(_("cannot read %(path)s: %(error)s") % {"path": location, "error": exc.strerror}) from None
+
+
+def _download(url):
+    """The body at `url` in a temporary file, fetched from the internet only.
+
+    A manager types the URL, so it must not make the server fetch from itself, its network or the
+    cloud's metadata service: every address the host resolves to must be public, the connection goes
+    to the address that was checked (a later DNS answer cannot point elsewhere), and a redirect is not
+    followed. The URL's user:password@ is sent as basic auth and appears in no message.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+    except ValueError as exc:
+        raise PriceListError(_("cannot download the price list: %(error)s") % {"error": exc}) from None
+    with requests.Session() as session:
+        session.mount(f"{parts.scheme}://", _PinnedAdapter(_public_address(parts.hostname, port)))
+        try:
+            return call("GET", url, parse=_spool, describe=_refuse_redirect, session=session, stream=True,
+                        allow_redirects=False, headers={"Host": parts.netloc.rpartition("@")[2]},
+                        secrets=[parts.password])
+        except ApiError as exc:
+            raise PriceListError(_("cannot download the price list: %(error)s") % {"error": exc}) from None
+
+
+def is_public_address(address):
+    """Whether a price list may be fetched from `address` (an `ipaddress` address): one on the internet,
+    not loopback, private, link-local, multicast, reserved or unspecified. Tests that serve a price list
+    on 127.0.0.1 replace this function."""
+    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1 is 127.0.0.1
+    # is_global is False for loopback, private, link-local, unspecified and shared (100.64/10) addresses.
+    return address.is_global and not (address.is_multicast or address.is_reserved
+                                      or getattr(address, "is_site_local", False))
+
+
+def _public_address(host, port):
+    """The address to connect to for `host`; PriceListError unless every address it resolves to is public."""
+    if not host:
+        raise PriceListError(_("cannot download the price list: the URL names no host"))
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise PriceListError(_("cannot download the price list: cannot resolve %(host)s (%(error)s)")
+                             % {"host": host, "error": exc}) from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in found]
+    if not all(map(is_public_address, addresses)):
+        raise PriceListError(_("cannot download the price list: %(host)s is not an internet address")
+                             % {"host": host})
+    return addresses[0]
+
+
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    """Connects to `address` whatever the URL's host resolves to by then; TLS still checks the host's name."""
+
+    def __init__(self, address):
+        super().__init__()
+        self.address = f"[{address}]" if address.version == 6 else str(address)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host_params["scheme"] == "https":
+            name = host_params["host"].strip("[]")
+            pool_kwargs = {**pool_kwargs, "server_hostname": name, "assert_hostname": name}
+        return {**host_params, "host": self.address}, pool_kwargs
+
+
+def _refuse_redirect(response):
+    """A redirect is not followed (it could lead to an internal address): the manager gives the address it names."""
+    if not response.is_redirect:
+        return describe_status(response)
+    target = safe_url(urljoin(response.url, response.headers["Location"]))
+    return ApiError(_("HTTP %(status)d: the price list has moved to %(url)s; give that address")
+                    % {"status": response.status_code, "url": target}, temporary=False, status=response.status_code)
 
 
 def _spool(response):
@@ -239,7 +312,8 @@ def _match(offers):
 def _apply(offers, *, write):
     """Give each matched product its offer's SKU, unless that changes a kept SKU or publishes one twice.
 
-    `write=False` (a dry run) only notes what would be refused. Runs inside the caller's transaction.
+    `write=False` (a dry run) only notes what would be refused. Runs inside the caller's transaction,
+    and so do the receivers of `skus_kept`, sent with every SKU a product carries now.
     """
     linked = [offer for offer in offers if offer.product_id and not offer.left_out]
     wanted, skus = {offer.product_id for offer in linked}, {offer.sku for offer in linked}
@@ -261,6 +335,9 @@ def _apply(offers, *, write):
             continue
         kept[pk] = sku
         holders[sku].add(pk)
+    kept_now = [(offer.product_id, offer.sku) for offer in linked if offer.applied]
+    if kept_now:
+        skus_kept.send(sender=Product, kept=kept_now)
 
 
 def _refusal(sku, kept, others):

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, F, Q, When
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -349,3 +350,33 @@ class ListedOffer(models.Model):
 
     def __str__(self):
         return f"{self.sku} {self.model}"
+
+
+# Sent with `kept`, a list of (product id, SKU), when products take SKUs of the shop's price list, so
+# that what came in under those SKUs before (order lines) can follow. Defined here: the other apps may
+# read the catalogue's models, not its services.
+skus_kept = Signal()
+
+
+class ProductExport(models.Model):
+    """One export of the product list, remembered so that importing its file changes only the cells a manager
+    edited: a cell still as exported is left alone, whatever the rules, the sync or orders did since.
+
+    `values` holds the writable cells as exported, by product id: {"12": {"price": 12990, "publish": true, …}}.
+    """
+
+    KEEP_DAYS = 90  # older exports are forgotten, and the import refuses their files
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name=_("user")
+    )
+    values = models.JSONField(_("exported values"), default=dict, editable=False)
+
+    class Meta:
+        verbose_name = _("product export")
+        verbose_name_plural = _("product exports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.pk} ({self.created_at:%Y-%m-%d %H:%M})"

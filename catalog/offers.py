@@ -90,8 +90,7 @@ def iter_offers(reserved=None):
         # Lines name the SKU the buyer ordered: the shop's own Kaspi SKU, or the derived one before it.
         held = reserved.get(kaspi_sku, 0) + reserved.get(sku, 0) if kaspi_sku else reserved.get(sku, 0)
         stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own, reserved=held)
-        product = {"category_id": category_id, "brand_id": brand_id, "purchase": effective_cost(purchase, discount),
-                   "min_price": low, "max_price": high}
+        product = pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked)
         yield Offer(
             sku=kaspi_sku or sku,
             model=clean_text(name, settings.FEED_MODEL_MAX_LENGTH),
@@ -101,6 +100,12 @@ def iter_offers(reserved=None):
             availabilities=tuple(_availability(store, stock, on_sale) for store in stores),
             stock=stock,
         )
+
+
+def pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked):
+    """What a city's price is worked out from; a locked price is the manager's: its limits do not apply."""
+    return {"category_id": category_id, "brand_id": brand_id, "purchase": effective_cost(purchase, discount),
+            "min_price": None if locked else low, "max_price": None if locked else high}
 
 
 def city_prices(book, product, price, cities):
@@ -130,7 +135,7 @@ class CityEffect:
     cities_after: tuple
 
 
-def city_effect(*, pk, name, is_active, adjust_percent):
+def city_effect(*, pk, city_id, name, is_active, adjust_percent):
     """The effect of saving the city `pk` (None: a new one) with these values, against the feed as it is now."""
     saved = City.objects.filter(pk=pk).first() if pk else None
     active = dict(City.objects.filter(is_active=True).values_list("pk", "name"))
@@ -142,17 +147,15 @@ def city_effect(*, pk, name, is_active, adjust_percent):
     was_active, old_adjust = (saved.is_active, saved.price_adjust_percent) if saved else (False, None)
     offers = Product.objects.filter(price__gt=0)
     total = offers.count()
-    if was_active != bool(is_active) or (before == ()) != (after == ()):
+    recoded = saved is not None and saved.is_active and is_active and saved.city_id != city_id
+    if was_active != bool(is_active) or (before == ()) != (after == ()) or recoded:
         return CityEffect(total, total, before, after)
     if not is_active or old_adjust == adjust_percent:
         return CityEffect(total, 0, before, after)
     book = RuleBook()
     changed = 0
-    for row in offers.values("category_id", "brand_id", "purchase_price", "discount_price", "min_price",
-                             "max_price", "price").iterator(chunk_size=2000):
-        product = {"category_id": row["category_id"], "brand_id": row["brand_id"],
-                   "purchase": effective_cost(row["purchase_price"], row["discount_price"]),
-                   "min_price": row["min_price"], "max_price": row["max_price"]}
-        old, new = city_prices(book, product, row["price"], [("old", old_adjust), ("new", adjust_percent)])
+    fields = ["category_id", "brand_id", "purchase_price", "discount_price", "min_price", "max_price", "price_locked"]
+    for *inputs, price in offers.values_list(*fields, "price").iterator(chunk_size=2000):
+        old, new = city_prices(book, pricing_inputs(*inputs), price, [("old", old_adjust), ("new", adjust_percent)])
         changed += old[1] != new[1]
     return CityEffect(total, changed, before, after)

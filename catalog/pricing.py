@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext
 
-from common.format import tenge
+from common.format import decimal, tenge
 
 from .models import Category, PricingRule, Rounding, is_price_on_request
 
@@ -156,7 +156,7 @@ def price_story(product):
         return gettext("No active rule matches: the price stays as it was.")
     words = [gettext("Rule “%(rule)s”: cost %(cost)s + %(percent)s %% + %(fixed)s, at least %(floor)s (the minimum "
                      "margin), rounded %(rounding)s.") % {
-        "rule": rule.name, "cost": tenge(cost), "percent": rule.markup_percent.normalize(),
+        "rule": rule.name, "cost": tenge(cost), "percent": decimal(rule.markup_percent),
         "fixed": tenge(rule.markup_fixed), "floor": tenge(result.floor), "rounding": rule.get_rounding_display()}]
     words.append({
         "min": gettext("Raised to the product's minimum price."),

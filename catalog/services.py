@@ -1,6 +1,7 @@
 """Catalogue services: the one way each thing is done, for admin actions, commands and tasks."""
 
 import logging
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +15,16 @@ from jobs.runs import locked_run
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product, effective_cost
 from .pricing import RuleBook, below_cost, guard_holds
-from .supplier import BadRecord, category_parents, make_sku, parse_item, parse_numbers, supplier_stock
+from .supplier import (
+    SKU_MAX_LENGTH,
+    BadRecord,
+    category_parents,
+    make_sku,
+    parse_discount_price,
+    parse_item,
+    parse_numbers,
+    supplier_stock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +67,7 @@ def _products_sync(client, progress, run):
         run.lines.append(f"categories not refreshed: {exc}")
         tree = {}
     with transaction.atomic():
-        run.created, run.updated, run.unchanged, run.vanished = _write(items, tree)
+        run.created, run.updated, run.unchanged, run.vanished = _write(items, tree, run.lines)
         repriced = products_reprice()
     if repriced:
         run.lines.append(f"{repriced} prices changed by the rules")
@@ -87,9 +97,10 @@ def _stock_refresh(client, run):
 
 
 def _apply_stock(answer, notes):
-    rows = Product.objects.values_list("id", "article", "supplier_quantity", "purchase_price", "retail_price")
+    rows = Product.objects.values_list("id", "article", "supplier_quantity", "purchase_price", "retail_price",
+                                       "discount_price")
     changed, skipped, unchanged = [], 0, 0
-    for pk, article, quantity, purchase, retail in rows.iterator(chunk_size=2000):
+    for pk, article, quantity, purchase, retail, discount in rows.iterator(chunk_size=2000):
         numbers = answer.get(str(article))
         if not isinstance(numbers, dict):
             skipped += 1
@@ -101,15 +112,29 @@ def _apply_stock(answer, notes):
             skipped += 1
             notes.append(f"skipped: {exc}")
             continue
-        if (new_quantity, new_purchase, new_retail) == (quantity, purchase, retail):
+        new_discount = _refreshed_discount(numbers, article, notes, discount, purchase, new_purchase)
+        if (new_quantity, new_purchase, new_retail, new_discount) == (quantity, purchase, retail, discount):
             unchanged += 1
             continue
         # The fingerprint no longer describes the row: the next full sync must compare field by field.
         changed.append(Product(pk=pk, supplier_quantity=new_quantity, supplier_stock=new_stock,
-                               purchase_price=new_purchase, retail_price=new_retail, supplier_hash=""))
-    fields = ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price", "supplier_hash"]
+                               purchase_price=new_purchase, retail_price=new_retail, discount_price=new_discount,
+                               supplier_hash=""))
+    fields = ["supplier_quantity", "supplier_stock", "purchase_price", "retail_price", "discount_price",
+              "supplier_hash"]
     Product.objects.bulk_update(changed, fields, batch_size=BATCH)
     return [product.pk for product in changed], skipped, unchanged
+
+
+def _refreshed_discount(numbers, article, warnings, discount, purchase, new_purchase):
+    """The partner price after a stock refresh. The refresh's answer may not carry it: then a partner price
+    follows a moved price1 by the same discount, so the cost never stays at yesterday's level until the
+    next full sync."""
+    if "discountPrice" in numbers:
+        return parse_discount_price(numbers["discountPrice"], article, warnings)
+    if discount is None or purchase is None or new_purchase is None or purchase <= 1 or new_purchase == purchase:
+        return discount
+    return int((Decimal(discount) * new_purchase / purchase).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _parse_all(raw, notes):
@@ -131,16 +156,19 @@ def _parse_all(raw, notes):
     return items, skipped
 
 
-def _write(items, tree):
+def _write(items, tree, notes):
     now = timezone.now()
     brands = _brands({item.brand for item in items.values() if item.brand})
     categories = _categories(tree, {item.category_id for item in items.values() if item.category_id})
     existing = {row[0]: row for row in Product.objects.values_list("article", "id", "supplier_hash", "at_supplier")}
     new, changed, unchanged = [], [], 0
+    taken = set(Product.objects.exclude(kaspi_sku=None).values_list("kaspi_sku", flat=True))
     for article, item in items.items():
         fields = _supplier_fields(item, brands, categories, now)
         if article not in existing:
-            new.append(Product(article=article, sku=make_sku(article), first_seen=now, **fields))
+            sku = _free_sku(article, taken, notes)
+            if sku:
+                new.append(Product(article=article, sku=sku, first_seen=now, **fields))
             continue
         _, pk, fingerprint, at_supplier = existing[article]
         if fingerprint == item.fingerprint and at_supplier:
@@ -153,6 +181,19 @@ def _write(items, tree):
     for start in range(0, len(gone), BATCH):
         Product.objects.filter(pk__in=gone[start : start + BATCH]).update(at_supplier=False, updated_at=now)
     return len(new), len(changed), unchanged, len(gone)
+
+
+def _free_sku(article, taken, notes):
+    """The derived SKU, unless a product kept it from the shop's own price list: then the first free one
+    with a letter after it. A product's SKU is stored once and never derived again, so it stays stable."""
+    sku = make_sku(article)
+    if sku not in taken:
+        return sku
+    free = next((f"{sku}{letter}" for letter in "ABCDEFGHJKLMNPQRSTUVWXYZ"
+                 if f"{sku}{letter}" not in taken and len(sku) < SKU_MAX_LENGTH), None)
+    notes.append(f"article {article}: SKU {sku} is kept by another product from the shop's price list; "
+                 + (f"published as {free}" if free else "not added"))
+    return free
 
 
 def _supplier_fields(item, brands, categories, now):
@@ -263,6 +304,12 @@ def product_set_price(*, product, price, user, below_cost_confirmed=False, sourc
 def below_cost_message(price, purchase):
     return gettext("%(price)s is below the purchase cost of %(cost)s: refused. Someone allowed to sell below cost "
                    "can confirm it on the product page.") % {"price": tenge(price), "cost": tenge(purchase)}
+
+
+def own_stock_edited(*, now, seen, typed):
+    """Own stock moves under a manager's edit (orders take units, returns add them): the edit is the change
+    they made to what they saw, applied on top of what is there now, and never below zero."""
+    return max(0, now + typed - seen)
 
 
 def products_set_publish(*, queryset, publish, user):

@@ -3,23 +3,30 @@
 The export carries what a manager needs to decide prices. The import changes only what a manager may
 change (price, publish, own stock, price limits) of products it finds by SKU or article, and only as a
 whole: with one bad row nothing is applied. Everything else in the file is there to read and is ignored.
+
+Each export is remembered (`ProductExport`) and its file carries the export's number, so that its import
+changes only the cells the manager edited: the rules, the sync and orders keep moving prices and stock
+while the file is open. A file without that column is compared with the catalogue as it is now.
 """
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from import_export.resources import Diff
 from import_export.results import Result
 
+from common.spreadsheet import as_text, from_text
+
 from . import services
-from .models import PriceChange, Product
+from .models import PriceChange, Product, ProductExport
 
 LARGEST = 2_147_483_647  # what the positive integer columns hold
 
@@ -58,6 +65,13 @@ class WholeNumberWidget(widgets.IntegerWidget):
         return int(number)
 
 
+class TextWidget(widgets.Widget):
+    """Text as a spreadsheet shows it, never as a formula it runs: names and brands come from the supplier."""
+
+    def render(self, value, obj=None, **kwargs):
+        return "" if value is None else as_text(value)
+
+
 class YesNoWidget(widgets.BooleanWidget):
     """1 or 0 (or TRUE/FALSE, as Excel writes them); anything else is an error, never a guess."""
 
@@ -88,7 +102,7 @@ class SheetResult(Result):
 def _column(name, label=None, widget=None, *, readonly=False):
     """A column for the model field `name`, headed by its verbose name unless `label` says otherwise."""
     return fields.Field(attribute=name, column_name=label or Product._meta.get_field(name).verbose_name,
-                        widget=widget or widgets.Widget(), readonly=readonly)
+                        widget=widget or TextWidget(), readonly=readonly)
 
 
 def _find(sku, article):
@@ -124,11 +138,12 @@ class ProductResource(resources.ModelResource):
     min_price = _column("min_price", widget=WholeNumberWidget(minimum=1))
     max_price = _column("max_price", widget=WholeNumberWidget(minimum=1))
     supplier_stock = _column("supplier_stock", widget=widgets.IntegerWidget(), readonly=True)
+    export_number = fields.Field(column_name=_("export"), readonly=True)  # the same on every row
 
     class Meta:
         model = Product
         fields = ["sku", "article", "name", "brand", "cost", "price", "price_locked", "publish", "own_stock",
-                  "min_price", "max_price", "supplier_stock"]
+                  "min_price", "max_price", "supplier_stock", "export_number"]
         use_transactions = True
         skip_unchanged = True
         report_skipped = False  # the preview lists exactly the rows that change something
@@ -141,13 +156,36 @@ class ProductResource(resources.ModelResource):
     def get_result_class(cls):
         return SheetResult
 
+    def writable(self):
+        """The model fields an import may change."""
+        return [field.attribute for field in self.fields.values() if not field.readonly]
+
+    def get_import_fields(self):
+        """The columns the preview shows: the export's number belongs to the file, not to the product."""
+        return [field for field in super().get_import_fields() if field is not self.fields["export_number"]]
+
+    def before_export(self, queryset, **kwargs):
+        """Remember this export under a new number (and forget the old ones)."""
+        ProductExport.objects.filter(created_at__lt=timezone.now() - timedelta(days=ProductExport.KEEP_DAYS)).delete()
+        self.snapshot = ProductExport.objects.create(user=kwargs.get("user"))
+
+    def export_resource(self, instance, selected_fields=None, **kwargs):
+        self.snapshot.values[str(instance.pk)] = {name: getattr(instance, name) for name in self.writable()}
+        return super().export_resource(instance, selected_fields, **kwargs)
+
+    def after_export(self, queryset, dataset, **kwargs):
+        self.snapshot.save(update_fields=["values"])
+
+    def dehydrate_export_number(self, product):
+        return self.snapshot.pk
+
     def import_data(self, dataset, **kwargs):
         # All or nothing: import-export would commit the good rows of a file that also has bad ones.
         return super().import_data(dataset, **{**kwargs, "rollback_on_validation_errors": True})
 
     def before_import(self, dataset, **kwargs):
         """Headers in any of the site's languages are read as the current language's; others stop the import."""
-        self.seen = set()
+        self.seen, self.limits_moved, self.exports = set(), set(), {}
         while len(dataset) and all(_blank(value) for value in dataset[-1]):
             del dataset[-1]  # the empty lines a spreadsheet keeps at the end
         known = {}
@@ -168,11 +206,32 @@ class ProductResource(resources.ModelResource):
         if not {str(self.fields["sku"].column_name), str(self.fields["article"].column_name)} & set(named):
             raise ValueError(gettext("The file needs a column %(sku)s or %(article)s to find the products.") % {
                 "sku": self.fields["sku"].column_name, "article": self.fields["article"].column_name})
+        self.exports = self._exports(dataset)
+
+    def _exports(self, dataset):
+        """The values exported by each export the rows name, by its number as the file writes it. A row without
+        a number (every row of a hand-made file) is compared with the catalogue as it is now."""
+        column = str(self.fields["export_number"].column_name)
+        if column not in dataset.headers:
+            return {}
+        numbers = {_text(cell) for cell in dataset[column]} - {""}
+        ids = [int(number) for number in numbers if number.isdigit() and len(number) < 10]  # others are no number
+        exports = {str(pk): values
+                   for pk, values in ProductExport.objects.filter(pk__in=ids).values_list("pk", "values")}
+        unknown = sorted(numbers - exports.keys())
+        if unknown:
+            raise ValueError(ngettext(
+                "Export %(numbers)s is unknown (exports are kept for %(days)d days): export the products again, or "
+                "remove the column “%(column)s” to compare the file with the catalogue as it is now.",
+                "Exports %(numbers)s are unknown (exports are kept for %(days)d days): export the products again, "
+                "or remove the column “%(column)s” to compare the file with the catalogue as it is now.",
+                len(unknown)) % {"numbers": ", ".join(unknown), "days": ProductExport.KEEP_DAYS, "column": column})
+        return exports
 
     def get_or_init_instance(self, instance_loader, row):
         """The product a row names by SKU or article, under lock until the import ends; never a new one."""
         sku_column, article_column = self.fields["sku"].column_name, self.fields["article"].column_name
-        sku = _text(row.get(str(sku_column)))
+        sku = from_text(_text(row.get(str(sku_column))))
         try:
             article = self.fields["article"].widget.clean(row.get(str(article_column)))
         except ValueError as exc:
@@ -184,6 +243,23 @@ class ProductResource(resources.ModelResource):
             raise ValidationError({article_column if article and not sku else sku_column: problem})
         self.seen.add(product.pk)
         return product, False
+
+    def import_instance(self, instance, row, **kwargs):
+        export = self.exports.get(_text(row.get(str(self.fields["export_number"].column_name))), {})
+        super().import_instance(instance, row, exported=export.get(str(instance.pk)), **kwargs)
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        """A cell still as exported leaves the product as it is now. Own stock moves by the change typed, on top
+        of what orders and returns left since, as on the product page."""
+        exported = kwargs.pop("exported", None)
+        if exported is None or field.attribute not in exported or field.column_name not in row:
+            return super().import_field(field, instance, row, is_m2m, **kwargs)
+        value, was = field.clean(row, **kwargs), exported[field.attribute]
+        if value == was:
+            return
+        if field.attribute == "own_stock":
+            value = services.own_stock_edited(now=instance.own_stock, seen=was, typed=value)
+        setattr(instance, field.attribute, value)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """A row's problems, each under the column it is about (import-export names the model field)."""
@@ -198,7 +274,10 @@ class ProductResource(resources.ModelResource):
     def save_instance(self, instance, is_create, row, **kwargs):
         """A changed price goes through the service that checks, locks and records it; the rest are plain fields."""
         user = kwargs["user"]
-        if instance.price != Product.objects.values_list("price", flat=True).get(pk=instance.pk):
+        price, *limits = Product.objects.values_list("price", "min_price", "max_price").get(pk=instance.pk)
+        if [instance.min_price, instance.max_price] != limits:
+            self.limits_moved.add(instance.pk)
+        if instance.price != price:
             try:
                 services.product_set_price(product=instance, price=instance.price, user=user,
                                            source=PriceChange.Source.IMPORT)
@@ -207,6 +286,12 @@ class ProductResource(resources.ModelResource):
         services.products_set_publish(queryset=Product.objects.filter(pk=instance.pk), publish=instance.publish,
                                       user=user)
         instance.save(update_fields=["own_stock", "min_price", "max_price", "updated_at"])
+
+    def after_import(self, dataset, result, **kwargs):
+        """New price limits take effect at once, as on the product page (a locked price stays as it is)."""
+        super().after_import(dataset, result, **kwargs)
+        if self.limits_moved and not kwargs.get("dry_run"):
+            services.products_reprice(queryset=Product.objects.filter(pk__in=self.limits_moved), user=kwargs["user"])
 
 
 def import_problems(result):

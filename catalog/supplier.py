@@ -67,7 +67,7 @@ def parse_item(raw):
         category_id=_category(raw.get("category"), article),
         purchase_price=purchase,
         retail_price=retail,
-        discount_price=_discount_price(raw.get("discountPrice"), article, warnings),
+        discount_price=parse_discount_price(raw.get("discountPrice"), article, warnings),
         barcode=clean_text(raw.get("barcode"), 64),
         quantity=quantity,
         stock=supplier_stock(quantity, article),
@@ -89,7 +89,7 @@ def parse_numbers(raw, article):
     return clean_text(raw.get("quantity"))[:32], purchase, retail, warnings
 
 
-def _discount_price(value, article, warnings):
+def parse_discount_price(value, article, warnings):
     """The partner price, when Al-Style gives one (0, empty or missing: none); a bad one is ignored."""
     try:
         price = parse_money(value)

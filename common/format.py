@@ -25,3 +25,8 @@ def tenge_display(field, description):
 def seconds(value):
     """A duration in seconds, to a tenth, in the reader's language: `1.5 s`, `1,5 с`."""
     return _("%(seconds)s s") % {"seconds": number_format(value, 1)}
+
+
+def decimal(value):
+    """A decimal without trailing zeros, in the reader's language: `20`, `12,5`, `0,55`."""
+    return number_format(f"{value.normalize():f}")

@@ -79,9 +79,9 @@ def _forms(secret):
 
 
 def safe_url(url):
-    """The URL without its query string, which may carry a token."""
+    """The URL without its query string, which may carry a token, nor the user:password@ of its address."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def json_body(response):

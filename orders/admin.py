@@ -5,13 +5,13 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from common.admin import ReadOnlyLogAdmin
-from common.format import tenge, tenge_display
+from common.format import decimal, tenge, tenge_display
 
 from . import changes, money
 from .models import CommissionRate, Order, OrderEntry, OrderEvent, StatusChange
@@ -26,6 +26,11 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The shop's margins (costs, commission, profit) are for those who may read the sales reports.
+SEES_MONEY = "reports.view_reports"
+LINE_MONEY = ["unit_cost_display", "commission_display", "delivery_share_display", "profit_display"]
 
 
 def profit_text(profit, unknown):
@@ -50,13 +55,17 @@ class OrderEntryInline(ReadOnlyInline):
     def get_queryset(self, request):
         return money.with_profit(super().get_queryset(request).select_related("product"))
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if request.user.has_perm(SEES_MONEY) else [f for f in fields if f not in LINE_MONEY]
+
     @admin.display(description=_("name"))
     def goods(self, obj):
         """The line's name as Kaspi sold it, linked to the product it is (when it matched one), with its weight."""
         name = obj.name if obj.product_id is None else format_html(
             '<a href="{}">{}</a>', reverse("admin:catalog_product_change", args=[obj.product_id]), obj.name)
         details = ", ".join(part for part in (
-            _("%(kg)s kg") % {"kg": number_format(obj.weight.normalize())} if obj.weight is not None else "",
+            _("%(kg)s kg") % {"kg": decimal(obj.weight)} if obj.weight is not None else "",
             obj.unit_type) if part)
         return format_html("{}<br><small>{}</small>", name, details) if details else name
 
@@ -64,7 +73,7 @@ class OrderEntryInline(ReadOnlyInline):
     def commission_display(self, obj):
         if obj.commission_percent is None:
             return tenge(obj.commission)
-        return f"{obj.commission_percent.normalize()} % = {tenge(obj.commission)}"
+        return f"{decimal(obj.commission_percent)} % = {tenge(obj.commission)}"
 
     @admin.display(description=_("profit"))
     def profit_display(self, obj):
@@ -189,19 +198,24 @@ class OrderAdmin(admin.ModelAdmin):
     def _sees_customers(self, request):
         return request is not None and request.user.has_perm("orders.view_customer_data")
 
+    def _hidden(self, request):
+        """Fields this user may not see: buyers' data without its permission, margins without theirs."""
+        hidden = [] if self._sees_customers(request) else list(self.CUSTOMER_FIELDS)
+        return hidden if request is not None and request.user.has_perm(SEES_MONEY) else [*hidden, "profit_display"]
+
     def get_list_display(self, request):
-        shown = super().get_list_display(request)
-        return shown if self._sees_customers(request) else [f for f in shown if f not in self.CUSTOMER_FIELDS]
+        hidden = self._hidden(request)
+        return [f for f in super().get_list_display(request) if f not in hidden]
 
     def get_search_fields(self, request):
         fields = super().get_search_fields(request)
         return fields if self._sees_customers(request) else [f for f in fields if f not in self.CUSTOMER_FIELDS]
 
     def get_fieldsets(self, request, obj=None):
-        if self._sees_customers(request):
-            return super().get_fieldsets(request, obj)
-        return [(name, {**options, "fields": [f for f in options["fields"] if f not in self.CUSTOMER_FIELDS]})
-                for name, options in super().get_fieldsets(request, obj) if name != _("Customer")]
+        hidden = self._hidden(request)
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+                for name, options in super().get_fieldsets(request, obj)
+                if self._sees_customers(request) or name != _("Customer")]
 
     def get_readonly_fields(self, request, obj=None):
         # Everything here is Kaspi's.
@@ -415,7 +429,7 @@ class CommissionRateAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         note = _("A category not listed here pays %(percent)s %% (KASPI_COMMISSION_PERCENT). Order lines are matched "
                  "on their Kaspi category; saving a rate recalculates the profit of every line of that category.") % {
-            "percent": money.default_percent().normalize()}
+            "percent": decimal(money.default_percent())}
         return super().changelist_view(request, {**(extra_context or {}), "title_note": note})
 
     def save_model(self, request, obj, form, change):

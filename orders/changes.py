@@ -64,7 +64,7 @@ def _proposal(order):
     for entry in order.entries.all():
         quantity = entry.quantity
         can = min(quantity, entry.own_units + max(0, supplier_units(entry, held)))
-        held[entry.sku] = held.get(entry.sku, 0) + max(0, can - entry.own_units)  # a SKU on two lines
+        held[entry.product_id] = held.get(entry.product_id, 0) + max(0, can - entry.own_units)  # one product, two lines
         deliverable += can
         if can < quantity:
             short.append((entry, can))

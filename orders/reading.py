@@ -1,5 +1,6 @@
 """Kaspi's orders and lines as rows: what each answer means, stored once, one bad record at a time."""
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -18,6 +19,7 @@ from .money import order_money_refresh
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock
 
 MAX_UNITS = 100_000
+LINK_BATCH = 1000  # SKUs per query when lines are linked to the products that kept them
 # What an answer that does not parse raises (huge numbers: OverflowError).
 MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
 
@@ -228,7 +230,7 @@ def store_entries(order, resources):
     # A line names the SKU the feed published: the shop's own Kaspi SKU where it kept one.
     products = {sku: pk for sku, _kaspi, pk, *_rest in found}
     products.update({kaspi: pk for _sku, kaspi, pk, *_rest in found if kaspi})
-    costs = {pk: effective_cost(purchase, discount) for _s, _k, pk, _o, purchase, discount in found}
+    costs = {pk: _unit_cost(effective_cost(purchase, discount)) for _s, _k, pk, _o, purchase, discount in found}
     shelved = {pk for _s, _k, pk, own, *_rest in found if own > 0}  # only these can give a new line own units
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
@@ -249,10 +251,10 @@ def store_entries(order, resources):
                 takes = holds and fields["product_id"] in shelved
                 own = take_own_stock(fields["product_id"], fields["quantity"]) if takes else 0
                 # The cost is what the goods cost when the line came in; later price moves leave it.
-                new.append(OrderEntry(order=order, own_units=own, unit_cost=_unit_cost(costs, fields), **fields))
+                new.append(OrderEntry(order=order, own_units=own, unit_cost=costs.get(fields["product_id"]), **fields))
                 continue
             if entry.unit_cost is None and fields["product_id"] is not None:
-                fields["unit_cost"] = _unit_cost(costs, fields)  # linked only now (e.g. its SKU was taken over)
+                fields["unit_cost"] = costs[fields["product_id"]]  # linked only now (e.g. its SKU was taken over)
             if holds and fields["quantity"] < entry.own_units:
                 give_own_stock(entry.product_id, entry.own_units - fields["quantity"])
                 fields["own_units"] = fields["quantity"]
@@ -266,8 +268,32 @@ def store_entries(order, resources):
         order_take_back_returned(order=order)  # the return was seen before its lines
 
 
-def _unit_cost(costs, fields):
-    cost = costs.get(fields["product_id"])
+def order_entries_link(*, kept):
+    """Link the lines that came in under a SKU no product had to the product that keeps it now.
+
+    `kept` is a list of (product id, SKU), as `catalog.models.skus_kept` sends it when products take
+    the SKUs of the shop's price list. The lines take the product's cost as it is now (the best known
+    for lines that had none) and their orders' money is counted again. How many lines were linked.
+    """
+    product_of = {sku: pk for pk, sku in kept}
+    skus = list(product_of)
+    lines = defaultdict(list)  # product id → [(line id, order id)]
+    for start in range(0, len(skus), LINK_BATCH):
+        unlinked = OrderEntry.objects.filter(product=None, sku__in=skus[start:start + LINK_BATCH])
+        for pk, sku, order_id in unlinked.values_list("pk", "sku", "order_id"):
+            lines[product_of[sku]].append((pk, order_id))
+    found = Product.objects.filter(pk__in=list(lines)).values_list("id", "purchase_price", "discount_price")
+    costs = {pk: _unit_cost(effective_cost(purchase, discount)) for pk, purchase, discount in found}
+    with transaction.atomic():
+        for product_id, entries in lines.items():
+            OrderEntry.objects.filter(pk__in=[pk for pk, _order in entries], product=None).update(
+                product_id=product_id, unit_cost=costs.get(product_id))
+        for order_id in sorted({order_id for entries in lines.values() for _pk, order_id in entries}):
+            order_money_refresh(order_id)
+    return sum(map(len, lines.values()))
+
+
+def _unit_cost(cost):
     return cost if cost is not None and cost > 1 else None  # a price on request is no cost
 
 

@@ -22,13 +22,16 @@ def reserved_quantities():
 
 
 def held_before(order):
-    """SKU → supplier units held by accepted orders and by paid orders placed before `order`."""
+    """Product id → supplier units held by accepted orders and by paid orders placed before `order` (by
+    product, not SKU: lines of one product may name its derived SKU or the one the shop kept)."""
     earlier = Q(order__status=KaspiStatus.APPROVED_BY_BANK) & (
         Q(order__created_at_kaspi__lt=order.created_at_kaspi)
         | Q(order__created_at_kaspi=order.created_at_kaspi, order__pk__lt=order.pk)
     )
-    rows = (OrderEntry.objects.filter(Q(order__status=KaspiStatus.ACCEPTED_BY_MERCHANT) | earlier)
-            .values("sku").annotate(units=Sum(F("quantity") - F("own_units"))).values_list("sku", "units"))
+    rows = (OrderEntry.objects.filter(Q(order__status=KaspiStatus.ACCEPTED_BY_MERCHANT) | earlier,
+                                      product__isnull=False)
+            .values("product_id").annotate(units=Sum(F("quantity") - F("own_units")))
+            .values_list("product_id", "units"))
     return dict(rows)
 
 
@@ -39,7 +42,7 @@ def supplier_units(entry, held):
                                           price_on_request=product.price_on_request,
                                           price_locked=product.price_locked):
         return 0
-    return product.stock - held.get(entry.sku, 0)
+    return product.stock - held.get(entry.product_id, 0)
 
 
 def take_own_stock(product_id, wanted):

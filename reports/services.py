@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.db.models import Case, Count, F, Max, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from orders.models import KaspiStatus, Order, OrderEntry, StatusChange
@@ -28,6 +28,12 @@ KASPI_LIMIT_PERCENT = Decimal(3)
 # (StatusChange.Reason), only "out of stock". "Buyer asked to cancel" and "buyer not reachable" are the
 # buyer's doing; codes Kaspi sets by itself are not documented, so they do not count until we know them.
 SHOP_FAULT_REASONS = [StatusChange.Reason.MERCHANT_OUT_OF_STOCK]
+
+# A product is one row whatever SKU its lines came under (its derived one, the Kaspi SKU the shop kept),
+# shown by the SKU the feed publishes for it and its name; lines without a product go by their own SKU.
+BY_PRODUCT = {"unlinked_sku": Case(When(product__isnull=True, then=F("sku")), default=Value(""))}
+SHOWN = {"shown_sku": Coalesce(Max("product__kaspi_sku"), Max("product__sku"), Max("sku")),
+         "shown_name": Coalesce(Max("product__name"), Max("name"))}
 
 SUMS = {
     "orders": Count("order", distinct=True),
@@ -99,7 +105,7 @@ class Sums:
 class Report:
     period: Period
     series: list  # [(first day of the bucket, Sums)], every bucket of the period
-    products: list  # [(sku, name, Sums)], most profit first, those without a known cost last
+    products: list  # [(sku, name, Sums)] a product or a SKU no product has, most profit first, no known cost last
     categories: list  # [(Kaspi category title, Sums)], in the same order
     cancellations: list  # [(reason code, orders, their total)], most orders first
     recent_orders: int  # all orders of the last KASPI_LIMIT_DAYS days, the base of Kaspi's share
@@ -149,7 +155,8 @@ def sales_report(*, period, now=None):
     found = {timezone.localtime(row["bucket"], zone).date(): Sums.of(row)
              for row in by_bucket.values("bucket").annotate(**SUMS).order_by()}
     most_profit = (F("profit").desc(nulls_last=True),)
-    products = lines.values("sku").annotate(product_name=Max("name"), **SUMS).order_by(*most_profit, "sku")
+    products = (lines.values("product", **BY_PRODUCT).annotate(**SHOWN, **SUMS)
+                .order_by(*most_profit, "shown_sku"))
     categories = lines.values("category_title").annotate(**SUMS).order_by(*most_profit, "category_title")
     cancellations = (
         Order.objects.filter(status=KaspiStatus.CANCELLED, **in_period).values("cancellation_reason")
@@ -162,7 +169,7 @@ def sales_report(*, period, now=None):
     return Report(
         period=period,
         series=[(day, found.get(day, Sums())) for day in period.buckets()],
-        products=[(row["sku"], row["product_name"], Sums.of(row)) for row in products],
+        products=[(row["shown_sku"], row["shown_name"], Sums.of(row)) for row in products],
         categories=[(row["category_title"], Sums.of(row)) for row in categories],
         cancellations=[(row["cancellation_reason"], row["orders"], row["amount"]) for row in cancellations],
         recent_orders=shares["orders"],

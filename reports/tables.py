@@ -10,15 +10,13 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from common.format import tenge
+from common.spreadsheet import as_text
 from orders.models import StatusChange
 
 from .services import SHOP_FAULT_REASONS, TOP
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-# A spreadsheet runs a cell that starts with one of these as a formula: a product named "=HYPERLINK(…)"
-# must stay text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -44,7 +42,7 @@ class Table:
         return [[_cell(value, column) for value, column in zip(row, self.columns)] for row in self.rows]
 
     def download(self, file_format, filename):
-        rows = [[value if column.numeric else _as_text(value) for value, column in zip(row, self.columns)]
+        rows = [[value if column.numeric else as_text(value) for value, column in zip(row, self.columns)]
                 for row in self.rows]
         data = tablib.Dataset(*rows, headers=[column.title for column in self.columns], title=self.title)
         body = data.export(file_format)
@@ -103,8 +101,3 @@ def _cell(value, column):
         return value, "kc-code" if column.kind == "code" else ""
     shown = tenge(value) if column.kind == "money" else number_format(value, force_grouping=True)
     return shown, "kc-number kc-loss" if value is not None and value < 0 else "kc-number"
-
-
-def _as_text(value):
-    value = str(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value

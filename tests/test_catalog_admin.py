@@ -228,7 +228,7 @@ def test_activating_a_city_says_what_it_does_to_the_feed_and_waits_for_a_confirm
 def test_a_city_price_adjustment_counts_the_offers_it_moves(admin_client, make_product, store):
     city = City.objects.create(city_id="750000000", name="Алматы")
     make_product(price=10000)
-    make_product(price=10000, price_locked=True, purchase_price=10000, max_price=10000)  # capped: does not move
+    make_product(price=10000, purchase_price=10000, max_price=10000)  # at its maximum: does not move
     change = reverse("admin:catalog_city_change", args=[city.pk])
 
     response = admin_client.post(change, city_form(price_adjust_percent="5"))
@@ -271,7 +271,7 @@ def test_a_maximum_price_set_on_the_product_page_applies_at_once_with_the_reason
     assert response.status_code == 302
     assert Product.objects.get(pk=product.pk).price == 12000
     page = admin_client.get(url).content.decode()
-    assert "Наценка" in page and ("maximum price" in page or "максимальной цены" in page)
+    assert "Наценка" in page and "Cut to the product's maximum price." in page.replace("&#x27;", "'")
 
 
 def test_it_refuses_a_maximum_below_the_minimum(admin_client, make_product):
@@ -281,3 +281,14 @@ def test_it_refuses_a_maximum_below_the_minimum(admin_client, make_product):
     response = admin_client.post(url, product_page(product, min_price="15000", max_price="14000"))
 
     assert response.status_code == 200 and Product.objects.get(pk=product.pk).max_price is None
+
+
+def test_a_new_code_for_an_active_city_is_confirmed_first(admin_client, make_product):
+    city = City.objects.create(city_id="750000000", name="Алматы")
+    make_product(price=10000)
+    change = reverse("admin:catalog_city_change", args=[city.pk])
+
+    response = admin_client.post(change, city_form(city_id="750000001"))
+
+    assert "changes 1 of 1 offers" in response.content.decode() or "изменит 1 из 1" in response.content.decode()
+    assert City.objects.get().city_id == "750000000"

@@ -3,7 +3,7 @@
 import pytest
 
 from catalog.models import Category, PricingRule, Product
-from catalog.services import SyncError, products_sync
+from catalog.services import SyncError, products_sync, stock_refresh
 from jobs.models import JobRun
 
 CATEGORIES = [
@@ -65,7 +65,7 @@ def test_it_writes_nothing_on_a_second_sync_without_changes(fake):
 
 
 def test_it_costs_queries_per_page_not_per_item(fake, django_assert_max_num_queries):
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(45):
         products_sync()
     fake.items = items(2400)
     with django_assert_max_num_queries(100):
@@ -172,3 +172,30 @@ def test_it_keeps_al_styles_partner_price_and_barcode_and_prices_from_the_partne
     granted, none = Product.objects.get(article=100001), Product.objects.get(article=100002)
     assert (granted.discount_price, granted.barcode, granted.cost, granted.price) == (900, "4601234567890", 900, 1080)
     assert (none.discount_price, none.cost, none.price) == (None, 1002, 1210)
+
+
+def test_a_stock_refresh_moves_the_partner_price_with_price1(fake):
+    fake.items = items(3)
+    fake.items[1]["discountPrice"] = 960  # price1 1001: a 4 % partner discount
+    products_sync()
+
+    fake.items[1]["price1"] = 1300  # quantity-price carries no discountPrice
+    stock_refresh()
+
+    product = Product.objects.get(article=100001)
+    assert (product.purchase_price, product.discount_price, product.cost) == (1300, 1247, 1247)
+
+
+def test_a_new_article_never_takes_a_sku_the_shop_kept_from_its_price_list(fake, store):
+    from feeds.services import feed_build
+
+    fake.items = items(2)
+    products_sync()
+    Product.objects.filter(article=100000).update(kaspi_sku="100005")  # the shop sold it as "100005"
+    fake.items = items(2) + items(1, start=100005)
+
+    run = products_sync()
+
+    assert Product.objects.get(article=100005).sku == "100005A"
+    assert "SKU 100005 is kept by another product" in run.notes
+    assert feed_build().valid

@@ -396,3 +396,13 @@ def test_it_prices_cities_by_the_rules_never_below_the_cost_floor(store, make_pr
 
     prices = offer_element(published_feed(), "C2").findall("k:cityprices/k:cityprice", NS)
     assert [(p.get("cityId"), p.text) for p in prices] == [("750000000", "32990"), ("710000000", "41990")]
+
+
+def test_a_locked_price_keeps_its_city_prices_free_of_the_rules_limits(store, make_product):
+    City.objects.create(city_id="750000000", name="Алматы", price_adjust_percent=10)
+    make_product(sku="L1", purchase_price=5000, price=20000, price_locked=True, max_price=15000)
+
+    feed_build()
+
+    prices = offer_element(published_feed(), "L1").findall("k:cityprices/k:cityprice", NS)
+    assert [p.text for p in prices] == ["22000"]

@@ -1,7 +1,13 @@
 """A shop moving here keeps the SKUs it sells under at Kaspi: its price list is matched to products."""
 
+import base64
 import io
+import ipaddress
 import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
@@ -24,6 +30,7 @@ from catalog.kaspi_pricelist import (
 from catalog.models import ListedOffer, PriceListImport, Product
 from feeds.services import feed_build
 from feeds.validation import SCHEMA_PATH
+from orders.models import OrderEntry
 from orders.sync import order_import_by_code
 from tests.test_feed_build import NS, published_feed
 
@@ -120,6 +127,24 @@ def test_it_keeps_the_shops_skus_in_the_feed_and_links_orders_by_them(shop, stor
     kaspi = sandbox.state.add_order(entries=[(SKU, 1, 5000)])
     order = order_import_by_code(code=kaspi["attributes"]["code"])
     assert order.entries.get().product == expected[SKU][0]
+
+
+def test_order_lines_stored_before_their_sku_was_kept_link_to_its_product(shop, store, sandbox, make_product):
+    data, expected = shop
+    unmatched = "900000001_900000001"
+    kaspi = sandbox.state.add_order(entries=[(SKU, 2, 5000), (unmatched, 1, 3000)])
+    order = order_import_by_code(code=kaspi["attributes"]["code"])
+    assert set(order.entries.values_list("product", "unit_cost")) == {(None, None)}
+
+    price_list = pricelist_apply(price_list=run_import(data, dry_run=True))
+
+    product = expected[SKU][0]
+    line = order.entries.get(sku=SKU)
+    assert (line.product, line.unit_cost) == (product, product.cost)
+    chosen = make_product(purchase_price=4000, discount_price=3500)
+    listed_offer_link(offer=price_list.listed_offers.get(sku=unmatched), product=chosen)
+    assert (order.entries.get(sku=unmatched).product, order.entries.get(sku=unmatched).unit_cost) == (chosen, 3500)
+    assert OrderEntry.objects.filter(product=None).count() == 0
 
 
 def test_a_dry_run_changes_no_product_and_applying_it_does(shop):
@@ -262,8 +287,29 @@ def test_it_refuses_a_list_of_too_many_offers(db, monkeypatch):
         run_import(pricelist(*[offer_xml(f"{i}_1", "Колонка") for i in range(3)]))
 
 
+@pytest.fixture
+def dns(monkeypatch):
+    """A resolver that answers names from `dns.answers` and records what it is asked; no test asks real DNS."""
+    fake = SimpleNamespace(answers={"shop.example": ["93.184.215.14"]}, asked=[])
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        fake.asked.append(host)
+        if host in fake.answers:
+            return [(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                     (address, port)) for address in fake.answers[host]]
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        return real(host, port, *args, **kwargs)  # an address written out: no lookup
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return fake
+
+
 @responses.activate
-def test_it_downloads_a_price_list_through_the_http_seam(make_product, settings):
+def test_it_downloads_a_price_list_through_the_http_seam(make_product, settings, dns):
     product = make_product(name="Колонка")
     responses.get("https://shop.example/kaspi.xml", body=pricelist(offer_xml("5_5", "Колонка")))
 
@@ -281,10 +327,87 @@ def test_it_downloads_a_price_list_through_the_http_seam(make_product, settings)
     ({"status": 404}, "HTTP 404"),
     ({"body": b"x", "headers": {"Content-Length": str(200 << 20)}}, "larger than"),
 ])
-def test_a_price_list_that_cannot_be_downloaded_is_an_error(db, answer, complaint):
+def test_a_price_list_that_cannot_be_downloaded_is_an_error(db, dns, answer, complaint):
     responses.get("https://shop.example/kaspi.xml", **answer)
     with pytest.raises(PriceListError, match=complaint):
         pricelist_open("https://shop.example/kaspi.xml")
+
+
+@responses.activate
+@pytest.mark.parametrize("url, addresses", [
+    ("http://127.0.0.1:8000/kaspi.xml", None),
+    ("http://169.254.169.254/latest/meta-data/", None),  # the cloud's metadata service
+    ("http://[::1]/kaspi.xml", None),
+    ("http://[::ffff:7f00:1]/kaspi.xml", None),  # 127.0.0.1 written as IPv6
+    ("https://shop.example/kaspi.xml", ["10.0.0.5"]),
+    ("https://shop.example/kaspi.xml", ["192.168.1.10"]),
+    ("https://shop.example/kaspi.xml", ["100.100.100.200"]),  # Alibaba Cloud's metadata service
+    ("https://shop.example/kaspi.xml", ["0.0.0.0"]),
+    ("https://shop.example/kaspi.xml", ["224.0.0.1"]),
+    ("https://shop.example/kaspi.xml", ["240.0.0.1"]),
+    ("https://shop.example/kaspi.xml", ["fd00:ec2::254"]),  # AWS's metadata service over IPv6
+    ("https://shop.example/kaspi.xml", ["fe80::1"]),
+    ("https://shop.example/kaspi.xml", ["93.184.215.14", "10.0.0.5"]),  # any one of its addresses
+], ids=["loopback", "metadata", "loopback-v6", "v4-mapped", "private-10", "private-192", "shared-100-64",
+        "unspecified", "multicast", "reserved", "unique-local-v6", "link-local-v6", "one-of-two"])
+def test_it_downloads_from_internet_addresses_only(dns, url, addresses):
+    if addresses:
+        dns.answers["shop.example"] = addresses
+    responses.get(re.compile(".*"), body=pricelist(offer_xml("5_5", "Колонка")))
+
+    with pytest.raises(PriceListError, match="is not an internet address"):
+        pricelist_open(url)
+
+    assert not responses.calls
+
+
+@responses.activate
+def test_it_follows_no_redirect_and_says_where_it_leads(dns):
+    responses.get("https://shop.example/kaspi.xml", status=302,
+                  headers={"Location": "http://169.254.169.254/latest/meta-data/iam"})
+    responses.get("http://169.254.169.254/latest/meta-data/iam", body="the role's keys")
+
+    with pytest.raises(PriceListError, match=r"HTTP 302: the price list has moved to "
+                                             r"http://169\.254\.169\.254/latest/meta-data/iam; give that address"):
+        pricelist_open("https://shop.example/kaspi.xml")
+
+    assert len(responses.calls) == 1
+
+
+@pytest.fixture
+def local_server():
+    """An HTTP server on 127.0.0.1 that answers every GET with a price list and records the Host asked for."""
+    hosts = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hosts.append(self.headers["Host"])
+            body = pricelist(offer_xml("5_5", "Колонка"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield SimpleNamespace(port=server.server_port, hosts=hosts)
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_connects_to_the_address_it_checked(dns, local_server, monkeypatch):
+    monkeypatch.setattr(kaspi_pricelist, "is_public_address", lambda address: address.is_loopback)  # its server
+    dns.answers["shop.example"] = ["127.0.0.1"]
+
+    source, file = pricelist_open(f"http://shop.example:{local_server.port}/kaspi.xml")
+
+    with file:
+        assert b'sku="5_5"' in file.read()
+    assert dns.asked.count("shop.example") == 1  # never asked again, so a second answer cannot lead elsewhere
+    assert local_server.hosts == [f"shop.example:{local_server.port}"]
 
 
 def test_an_unreadable_file_is_an_error(tmp_path):
@@ -349,6 +472,23 @@ def test_the_admin_previews_an_upload_and_applies_it(admin_client, shop):
                                  {"price_list__id__exact": price_list.pk, "status": "unmatched"})
     listed = sorted(offer.sku for offer in unmatched.context["cl"].result_list)
     assert listed == [f"90000000{i}_90000000{i}" for i in (1, 2, 3, 4)]
+
+
+@responses.activate
+def test_the_admin_sends_the_urls_password_but_never_shows_or_stores_it(admin_client, dns):
+    url, given = "https://shop.example/kaspi.xml", "https://manager:pa55word@shop.example/kaspi.xml"
+    responses.get(given, status=404)
+    add = reverse("admin:catalog_pricelistimport_add")
+
+    response = admin_client.post(add, {"url": given + "?token=t0ken"})
+
+    assert response.context["form"].non_field_errors() == [
+        "cannot download the price list: GET https://shop.example/kaspi.xml: HTTP 404"]
+    sent = responses.calls[0].request.headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(b"manager:pa55word").decode()  # the price list may need it
+    responses.replace(responses.GET, given, body=pricelist(offer_xml("5_5", "Колонка")))
+    admin_client.post(add, {"url": given})
+    assert PriceListImport.objects.get().source == url
 
 
 def test_the_admin_shows_a_bad_file_on_the_form(admin_client, db):

@@ -385,3 +385,17 @@ def test_an_order_kaspi_gives_no_lines_for_gets_no_proposal(sandbox):
     kaspi["entries"].clear()
     orders_sync(days=1)
     assert not StatusChange.objects.filter(order__code=kaspi["attributes"]["code"]).exists()
+
+
+def test_units_held_under_the_derived_sku_count_for_the_sku_the_shop_kept(sandbox, boss, make_product):
+    from orders.changes import orders_propose
+
+    product = make_product(supplier_stock=3)
+    accepted(sandbox, boss, entries=[(product.sku, 3, 1000)])  # sold before the shop's SKU was taken over
+    Product.objects.filter(pk=product.pk).update(kaspi_sku="123456789_987654321")
+    order, _kaspi = imported(sandbox, entries=[("123456789_987654321", 1, 1000)])
+
+    orders_propose()
+
+    assert order.entries.get().product_id == product.pk
+    assert StatusChange.objects.get(order=order, state="pending").action == "cancel"  # all 3 are held

@@ -1,19 +1,22 @@
 import csv
 import io
+from datetime import timedelta
 
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
-from catalog.models import PriceChange, Product
+from catalog.models import PriceChange, PricingRule, Product, ProductExport
 from feeds.services import feed_build
 from tests.test_feed_build import NS, offer_element, published_feed
 
 CSV, XLSX = "0", "1"  # the admin's formats, in order
 SKU, PRICE, PUBLISH = "Kaspi SKU", "Kaspi price, ₸", "publish"
 MIN, MAX = "minimum price, ₸", "maximum price, ₸"
+OWN, EXPORT = "own stock", "export"
 
 
 @pytest.fixture
@@ -184,7 +187,7 @@ def test_the_export_holds_what_the_filtered_or_searched_list_shows(admin_client,
     rows = list(sheet.values)
     assert rows[0] == ("Kaspi SKU", "Al-Style article", "name", "brand", "purchase cost, ₸", "Kaspi price, ₸",
                        "price locked", "publish", "own stock", "minimum price, ₸", "maximum price, ₸",
-                       "supplier stock")
+                       "supplier stock", "export")
     assert sorted(row[0] for row in rows[1:]) == ["S1", "S4"]
     assert rows[1][2:9] == (products[1].name, "Xiaomi", 10000, 12990, False, False, 0)
     list_page = admin_client.get(reverse("admin:catalog_product_changelist"), {"publish__exact": "0"})
@@ -226,3 +229,68 @@ def test_the_import_pages_render_in_russian(admin_client, products):
 
     assert "Некоторые строки не прошли валидацию" in page and "Предпросмотр" in page and "12990 → 13990" in page
     assert changed_ids(preview_csv(admin_client, [SKU, PRICE], ["S1", 11990])) == [products[1].pk]  # English headers
+
+
+def test_an_import_of_an_export_applies_only_the_cells_edited_in_it(admin_client, admin_user, products):
+    Product.objects.filter(sku__in=["S3", "S4"]).update(own_stock=5)
+    sheet = exported_sheet(admin_client)
+    Product.objects.filter(sku="S1").update(price=13990)  # the rules repriced it after the export
+    Product.objects.filter(sku__in=["S3", "S4"]).update(own_stock=3)  # orders took two of each
+    edit(sheet, "S2", PUBLISH, False)
+    edit(sheet, "S3", OWN, 6)  # one more unit on the shelf
+    edit(sheet, "S4", OWN, 0)  # all five gone, as the manager counts
+
+    response = preview(admin_client, xlsx(sheet))
+
+    assert changed_ids(response) == [products[2].pk, products[3].pk, products[4].pk]
+    page = response.content.decode()
+    assert "3 → 4" in page and "3 → 0" in page and "13990" not in page
+    confirm(admin_client, response)
+    rows = {p.sku: p for p in Product.objects.all()}
+    assert (rows["S1"].price, rows["S1"].price_locked) == (13990, False) and not PriceChange.objects.exists()
+    assert (rows["S2"].publish, rows["S3"].own_stock, rows["S4"].own_stock) == (False, 4, 0)
+    assert ProductExport.objects.get().user == admin_user
+
+
+@pytest.mark.parametrize("number", ["999", "x"])
+def test_it_refuses_a_file_of_an_unknown_export(admin_client, products, number):
+    response = preview_csv(admin_client, [SKU, PRICE, EXPORT], ["S1", 11990, number])
+
+    assert [str(e.error) for e in response.context["result"].base_errors] == [
+        f"Export {number} is unknown (exports are kept for 90 days): export the products again, or remove the "
+        "column “export” to compare the file with the catalogue as it is now."]
+    assert response.context.get("confirm_form") is None
+
+
+def test_an_export_forgets_exports_older_than_90_days(admin_client, products):
+    old = ProductExport.objects.create(created_at=timezone.now() - timedelta(days=91))
+    recent = ProductExport.objects.create(created_at=timezone.now() - timedelta(days=89))
+
+    sheet = exported_sheet(admin_client)
+
+    assert set(ProductExport.objects.values_list("pk", flat=True)) == {recent.pk, sheet["M2"].value}
+    assert old.pk != sheet["M2"].value
+
+
+def test_the_export_keeps_supplier_text_that_a_spreadsheet_would_run_as_text(admin_client, make_product, store):
+    product = make_product(name='=HYPERLINK("http://evil","x")', brand="@evil", kaspi_sku="-K1")
+
+    sheet = exported_sheet(admin_client)
+
+    assert [(cell.value, cell.data_type) for cell in (sheet["A2"], sheet["C2"], sheet["D2"])] == [
+        ("'-K1", "s"), ("'=HYPERLINK(\"http://evil\",\"x\")", "s"), ("'@evil", "s")]
+    assert "'=HYPERLINK(" in export(admin_client, file_format=CSV).content.decode()
+    edit(sheet, "'-K1", PRICE, 13990)
+    confirm(admin_client, preview(admin_client, xlsx(sheet)))
+    assert Product.objects.get(pk=product.pk).price == 13990
+
+
+def test_price_limits_set_by_an_import_apply_at_once(admin_client, admin_user, products):
+    PricingRule.objects.create(name="markup", markup_percent=30, rounding="10")
+
+    confirm(admin_client, preview_csv(admin_client, [SKU, MAX], ["S1", 12000], ["S2", ""]))
+
+    assert Product.objects.get(sku="S1").price == 12000 and not Product.objects.get(sku="S1").price_locked
+    assert Product.objects.get(sku="S2").price == 12990  # no limit moved: the next refresh reprices it
+    assert list(PriceChange.objects.values_list("product__sku", "new_price", "source", "user")) == [
+        ("S1", 12000, PriceChange.Source.RULES, admin_user.pk)]

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from catalog.models import Product
 from catalog.services import products_sync
+from common.format import decimal
 from orders import money
 from orders.models import CommissionRate, Order, OrderEntry
 from orders.sync import orders_sync
@@ -91,7 +92,7 @@ def test_the_order_page_and_list_show_the_profit_with_its_inputs(sold, admin_cli
     shown = f"{order.profit_total:,}".replace(",", "\u00a0")
     assert shown in page and shown in listing
     line = order.entries.first()
-    assert f"{line.commission_percent.normalize()} %" in page
+    assert f"{decimal(line.commission_percent)} %" in page
 
 
 def test_shares_add_up_exactly():
@@ -99,3 +100,18 @@ def test_shares_add_up_exactly():
     assert money.shares(0, [5, 5]) == [0, 0]
     assert money.shares(100, [0, 0]) == [50, 50]
     assert sum(money.shares(2999, [17, 401, 3333, 1])) == 2999
+
+
+def test_margins_are_shown_only_to_those_who_may_read_the_reports(sold, client):
+    from django.contrib.auth.models import Group, User
+
+    order = money.order_totals(sold.filter(entries__product__isnull=False)).first()
+    clerk = User.objects.create_user("clerk", password="x", is_staff=True)
+    clerk.groups.add(Group.objects.get(name="Заказы"))
+    client.force_login(clerk)
+
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    listing = client.get(reverse("admin:orders_order_changelist")).content.decode()
+
+    assert "unit cost" not in page and "profit" not in page.lower()
+    assert "profit" not in listing.lower()

@@ -142,6 +142,19 @@ def test_it_lists_products_sold_at_a_loss_worst_first(db):
     assert report.products[-1][0] == "UNKNOWN"
 
 
+def test_a_product_is_one_row_under_whichever_sku_its_lines_came(make_product):
+    product = make_product(sku="60001", name="Мышь Logitech M185", kaspi_sku="123456789_987654321")
+    before = _order(_line("60001", price=9000, name="Мышь M185 (старое название)"), at=_at(START))
+    after = _order(_line("123456789_987654321", price=10000, name="Мышь Logitech M185"), at=_at(START))
+    OrderEntry.objects.filter(order__in=[before, after]).update(product=product)
+    _order(_line("X1", price=4000, name="Без товара"), _line("X1", price=5000, name="Без товара"), at=_at(START))
+
+    report = sales_report(period=Period(START, END))
+
+    assert [(sku, name, sums.units, sums.revenue) for sku, name, sums in report.products] == [
+        ("123456789_987654321", "Мышь Logitech M185", 2, 19000), ("X1", "Без товара", 2, 9000)]
+
+
 def test_it_counts_cancellations_by_reason_and_the_shops_share_over_30_days(db):
     now = timezone.now()
     for n in range(46):
