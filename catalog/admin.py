@@ -40,7 +40,6 @@ from .models import (
     Product,
     Store,
 )
-from .pricing import below_cost
 
 
 class YesNoFilter(admin.SimpleListFilter):
@@ -139,10 +138,11 @@ class ProductForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         price = cleaned.get("price")
-        if "price" in self.changed_data and below_cost(price, self.instance.cost):
+        problem = services.price_problem(price, self.instance) if "price" in self.changed_data and price else None
+        if problem:
             allowed = self.user is not None and self.user.has_perm("catalog.sell_below_cost")
             if not (allowed and cleaned.get("below_cost_confirmed")):
-                self.add_error("price", services.below_cost_message(price, self.instance.cost))
+                self.add_error("price", problem)
         return cleaned
 
     def clean_price(self):
@@ -178,13 +178,15 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ["sku", "kaspi_sku", "=article", "article_pn", "name", "brand__name"]
     readonly_fields = [
         "article", "sku", "article_pn", "barcode", "name", "full_name", "brand", "category", "purchase_display",
-        "discount_display", "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
+        "discount_display", "retail_display", "rrp_controlled", "multiplicity", "markdown_display",
+        "warehouses_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
         "first_seen", "last_seen", "price_story", "proposed_display", "kaspi_sku", "updated_at",
     ]
     fieldsets = [
         (_("Supplier"), {"fields": [
             "article", "sku", "article_pn", "barcode", "name", "full_name", "brand", "category", "purchase_display",
-            "discount_display", "retail_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
+            "discount_display", "retail_display", "rrp_controlled", "multiplicity", "markdown_display",
+            "warehouses_display", "supplier_quantity", "supplier_stock", "is_new", "at_supplier",
             "first_seen", "last_seen",
         ]}),
         (_("Kaspi"), {"fields": [
@@ -220,6 +222,18 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
 
     retail_display = tenge_display("retail_price", _("supplier RRP"))
     discount_display = tenge_display("discount_price", _("partner price"))
+
+    @admin.display(description=_("marked-down units"))
+    def markdown_display(self, obj):
+        """Marked-down units are another product for the buyer: shown here, never in the feed's stock."""
+        if not obj.markdown_stock:
+            return "—"
+        return _("%(units)s at %(price)s (not sold as new)") % {"units": obj.markdown_stock,
+                                                               "price": tenge(obj.markdown_price)}
+
+    @admin.display(description=_("stock per supplier warehouse"))
+    def warehouses_display(self, obj):
+        return ", ".join(f"{code}: {units}" for code, units in sorted(obj.warehouse_stock.items())) or "—"
 
     @admin.display(description=_("how the price is set"))
     def price_story(self, obj):
@@ -333,8 +347,8 @@ class BrandAdmin(admin.ModelAdmin):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ["store_id", "name", "is_active", "stock_percent", "preorder_days"]
-    list_editable = ["is_active", "stock_percent", "preorder_days"]
+    list_display = ["store_id", "name", "is_active", "stock_percent", "warehouses", "preorder_days"]
+    list_editable = ["is_active", "stock_percent", "warehouses", "preorder_days"]
 
 
 def describe_cities(names):

@@ -71,6 +71,11 @@ class Store(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Share of a product's stock shown at this store."),
     )
+    warehouses = models.CharField(
+        _("supplier warehouses"), max_length=255, blank=True,
+        help_text=_("Al-Style warehouse codes this store's stock comes from, comma-separated (e.g. almaty); "
+                    "empty: the supplier's whole stock."),
+    )
     preorder_days = models.PositiveSmallIntegerField(
         _("pre-order days"),
         default=0,
@@ -175,6 +180,25 @@ class Product(models.Model):
         help_text=_("Al-Style's discountPrice: what the shop really pays for it, when Al-Style gives one."),
     )
     barcode = models.CharField(_("barcode"), max_length=64, blank=True, db_index=True)
+    rrp_controlled = models.BooleanField(
+        _("retail price controlled"), default=False,
+        help_text=_("Al-Style's rrp: the brand controls the retail price, so it is never sold below the supplier "
+                    "RRP (price2)."),
+    )
+    multiplicity = models.PositiveIntegerField(
+        _("sold in multiples of"), null=True, blank=True,
+        help_text=_("Al-Style sells it only in multiples of this number."),
+    )
+    markdown_stock = models.PositiveIntegerField(
+        _("marked-down units"), default=0,
+        help_text=_("Al-Style's quantityMarkdown: marked-down units, a different product for the buyer; never "
+                    "sold as new."),
+    )
+    markdown_price = models.PositiveIntegerField(_("marked-down price, ₸"), null=True, blank=True)
+    warehouse_stock = models.JSONField(
+        _("stock per supplier warehouse"), default=dict, blank=True,
+        help_text=_("Units per Al-Style warehouse, from the last full sync."),
+    )
     supplier_quantity = models.CharField(_("supplier quantity"), max_length=32, blank=True)
     supplier_stock = models.PositiveIntegerField(_("supplier stock"), default=0)
     is_new = models.BooleanField(_("new"), default=False)

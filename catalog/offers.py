@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from common.text import clean_text
 
 from .models import City, Product, Rounding, Store, effective_cost, is_price_on_request
-from .pricing import RuleBook, city_price, quote
+from .pricing import RuleBook, city_price, quote, rrp_floor
 
 
 class OfferError(Exception):
@@ -67,7 +67,9 @@ def iter_offers(reserved=None):
     `reserved` maps SKU → supplier units held by open orders; it is taken off the published stock.
     """
     reserved = reserved or {}
-    stores = list(Store.objects.filter(is_active=True).values_list("store_id", "stock_percent", "preorder_days"))
+    stores = [(store_id, percent, preorder, _codes(warehouses)) for store_id, percent, preorder, warehouses in
+              Store.objects.filter(is_active=True).values_list("store_id", "stock_percent", "preorder_days",
+                                                               "warehouses")]
     if not stores:
         raise OfferError(_("no active store: add one under Stores in the admin"))
     cities = list(City.objects.filter(is_active=True).values_list("city_id", "price_adjust_percent"))
@@ -78,11 +80,12 @@ def iter_offers(reserved=None):
         .values_list(
             "sku", "kaspi_sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",
             "price_locked", "supplier_stock", "manual_stock", "own_stock", "category_id", "brand_id",
-            "discount_price", "min_price", "max_price",
+            "discount_price", "min_price", "max_price", "rrp_controlled", "retail_price", "warehouse_stock",
         )
     )
     for (sku, kaspi_sku, name, brand, price, publish, at_supplier, purchase, locked, supplier_stock, manual,
-         own, category_id, brand_id, discount, low, high) in rows.iterator(chunk_size=2000):
+         own, category_id, brand_id, discount, low, high, rrp, retail, warehouses) in rows.iterator(
+            chunk_size=2000):
         on_sale = is_sellable(
             publish=publish, at_supplier=at_supplier, price_on_request=is_price_on_request(purchase),
             price_locked=locked,
@@ -90,22 +93,25 @@ def iter_offers(reserved=None):
         # Lines name the SKU the buyer ordered: the shop's own Kaspi SKU, or the derived one before it.
         held = reserved.get(kaspi_sku, 0) + reserved.get(sku, 0) if kaspi_sku else reserved.get(sku, 0)
         stock = sellable_stock(supplier=manual if manual is not None else supplier_stock, own=own, reserved=held)
-        product = pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked)
+        product = pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked, rrp, retail)
         yield Offer(
             sku=kaspi_sku or sku,
             model=clean_text(name, settings.FEED_MODEL_MAX_LENGTH),
             brand=clean_text(brand, 255),
             price=price,
             city_prices=city_prices(book, product, price, cities) if cities else (),
-            availabilities=tuple(_availability(store, stock, on_sale) for store in stores),
+            # A manager's stock is the whole stock, not split by the supplier's warehouses.
+            availabilities=tuple(_availability(store, stock, own, on_sale, None if manual is not None else warehouses)
+                                 for store in stores),
             stock=stock,
         )
 
 
-def pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked):
+def pricing_inputs(category_id, brand_id, purchase, discount, low, high, locked, rrp, retail):
     """What a city's price is worked out from; a locked price is the manager's: its limits do not apply."""
     return {"category_id": category_id, "brand_id": brand_id, "purchase": effective_cost(purchase, discount),
-            "min_price": None if locked else low, "max_price": None if locked else high}
+            "min_price": None if locked else low, "max_price": None if locked else high,
+            "rrp_price": rrp_floor(rrp, retail)}
 
 
 def city_prices(book, product, price, cities):
@@ -113,14 +119,23 @@ def city_prices(book, product, price, cities):
     rounded, limited and floored by the product's own rule."""
     rule = book.rule_for(category_id=product["category_id"], brand_id=product["brand_id"],
                          purchase=product["purchase"])
-    floor = quote(product["purchase"], rule).floor
+    floor = quote(product["purchase"], rule, rrp_price=product["rrp_price"]).floor
     rounding = rule.rounding if rule else Rounding.NONE
     return tuple((city_id, city_price(price, adjust, rounding=rounding, floor=floor, min_price=product["min_price"],
                                       max_price=product["max_price"])) for city_id, adjust in cities)
 
 
-def _availability(store, stock, on_sale):
-    store_id, percent, preorder = store
+def _codes(warehouses):
+    return frozenset(code.strip().lower() for code in warehouses.split(",") if code.strip())
+
+
+def _availability(store, stock, own, on_sale, warehouse_stock):
+    """A store's stock: its share of what is sellable; a store fed by chosen Al-Style warehouses gets no more
+    supplier units than those warehouses hold (the shop's own shelf counts everywhere)."""
+    store_id, percent, preorder, codes = store
+    if codes and warehouse_stock:
+        from_warehouses = sum(units for code, units in warehouse_stock.items() if code.lower() in codes)
+        stock = min(stock - own, from_warehouses) + own
     store_stock = stock * percent // 100 if on_sale else 0
     return Availability(store_id, store_stock > 0, store_stock, preorder or None)
 
@@ -154,7 +169,8 @@ def city_effect(*, pk, city_id, name, is_active, adjust_percent):
         return CityEffect(total, 0, before, after)
     book = RuleBook()
     changed = 0
-    fields = ["category_id", "brand_id", "purchase_price", "discount_price", "min_price", "max_price", "price_locked"]
+    fields = ["category_id", "brand_id", "purchase_price", "discount_price", "min_price", "max_price", "price_locked",
+              "rrp_controlled", "retail_price"]
     for *inputs, price in offers.values_list(*fields, "price").iterator(chunk_size=2000):
         old, new = city_prices(book, pricing_inputs(*inputs), price, [("old", old_adjust), ("new", adjust_percent)])
         changed += old[1] != new[1]

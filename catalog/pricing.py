@@ -15,9 +15,9 @@ from common.format import decimal, tenge
 from .models import Category, PricingRule, Rounding, is_price_on_request
 
 
-def rule_price(purchase, rule, *, min_price=None, max_price=None):
+def rule_price(purchase, rule, *, min_price=None, max_price=None, rrp_price=None):
     """The selling price for `purchase` tenge under `rule`, or None when there is no real price."""
-    return quote(purchase, rule, min_price=min_price, max_price=max_price).price
+    return quote(purchase, rule, min_price=min_price, max_price=max_price, rrp_price=rrp_price).price
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,18 @@ class Quote:
     limit: str = ""  # "min", "max" or "floor": which limit decided the price, if one did
 
 
-def quote(cost, rule, *, min_price=None, max_price=None):
-    """The rule's price for `cost`, clamped to the product's own limits; the cost floor wins over both.
+def quote(cost, rule, *, min_price=None, max_price=None, rrp_price=None):
+    """The rule's price for `cost`, clamped to the product's own limits; the floor wins over both.
 
-    `rule` None (no rule matches) prices nothing, but the floor is still the cost itself.
+    The floor is the cost plus the rule's minimum margin, and never below `rrp_price` (the retail price
+    the brand controls, see `rrp_floor`). `rule` None (no rule matches) prices nothing, but the floor is
+    still the cost itself.
     """
     if is_price_on_request(cost):
         return Quote(None, None)
     cost = Decimal(cost)
     rounding = rule.rounding if rule else Rounding.NONE
-    floor = round_up(cost * (100 + (rule.min_margin_percent if rule else 0)) / 100, rounding)
+    floor = round_up(max(cost * (100 + (rule.min_margin_percent if rule else 0)) / 100, rrp_price or 0), rounding)
     if rule is None:
         return Quote(None, floor)
     price = round_up(max(cost * (100 + rule.markup_percent) / 100 + rule.markup_fixed, floor), rounding)
@@ -46,6 +48,11 @@ def quote(cost, rule, *, min_price=None, max_price=None):
     if max_price and price > max_price:
         price, limit = max(max_price, floor), "max" if max_price >= floor else "floor"
     return Quote(price, floor, limit)
+
+
+def rrp_floor(rrp_controlled, retail_price):
+    """The lowest price Al-Style's dealer terms allow: the RRP (price2) when the brand controls it, else none."""
+    return retail_price if rrp_controlled and retail_price else None
 
 
 def city_price(price, adjust_percent, *, rounding=Rounding.NONE, floor=None, min_price=None, max_price=None):
@@ -111,13 +118,12 @@ class RuleBook:
                 best, best_key = rule, key
         return best
 
-    def price(self, *, category_id, brand_id, purchase, min_price=None, max_price=None):
-        return self.quote(category_id=category_id, brand_id=brand_id, purchase=purchase, min_price=min_price,
-                          max_price=max_price).price
+    def price(self, *, category_id, brand_id, purchase, **limits):
+        return self.quote(category_id=category_id, brand_id=brand_id, purchase=purchase, **limits).price
 
-    def quote(self, *, category_id, brand_id, purchase, min_price=None, max_price=None):
+    def quote(self, *, category_id, brand_id, purchase, min_price=None, max_price=None, rrp_price=None):
         rule = self.rule_for(category_id=category_id, brand_id=brand_id, purchase=purchase)
-        return quote(purchase, rule, min_price=min_price, max_price=max_price)
+        return quote(purchase, rule, min_price=min_price, max_price=max_price, rrp_price=rrp_price)
 
 
 def _in_band(rule, purchase):
@@ -151,17 +157,21 @@ def price_story(product):
     if is_price_on_request(cost):
         return gettext("Price on request at the supplier: the rules give it no price.")
     rule = RuleBook().rule_for(category_id=product.category_id, brand_id=product.brand_id, purchase=cost)
-    result = quote(cost, rule, min_price=product.min_price, max_price=product.max_price)
+    rrp = rrp_floor(product.rrp_controlled, product.retail_price)
+    result = quote(cost, rule, min_price=product.min_price, max_price=product.max_price, rrp_price=rrp)
     if rule is None:
         return gettext("No active rule matches: the price stays as it was.")
     words = [gettext("Rule “%(rule)s”: cost %(cost)s + %(percent)s %% + %(fixed)s, at least %(floor)s (the minimum "
                      "margin), rounded %(rounding)s.") % {
         "rule": rule.name, "cost": tenge(cost), "percent": decimal(rule.markup_percent),
         "fixed": tenge(rule.markup_fixed), "floor": tenge(result.floor), "rounding": rule.get_rounding_display()}]
+    if rrp:
+        words.append(gettext("The brand controls the retail price: never below the supplier RRP %(rrp)s.")
+                     % {"rrp": tenge(rrp)})
     words.append({
         "min": gettext("Raised to the product's minimum price."),
         "max": gettext("Cut to the product's maximum price."),
-        "floor": gettext("The maximum price is below the cost floor: the floor wins."),
+        "floor": gettext("The maximum price is below the floor: the floor wins."),
         "": "",
     }[result.limit])
     words.append(gettext("The rules give %(price)s.") % {"price": tenge(result.price)})

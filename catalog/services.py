@@ -14,7 +14,7 @@ from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
 from .models import Brand, Category, PriceChange, Product, effective_cost
-from .pricing import RuleBook, below_cost, guard_holds
+from .pricing import RuleBook, below_cost, guard_holds, rrp_floor
 from .supplier import (
     SKU_MAX_LENGTH,
     BadRecord,
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 BATCH = 250
 SUPPLIER_FIELDS = [
     "article_pn", "name", "full_name", "brand", "category", "purchase_price", "retail_price", "discount_price",
-    "barcode", "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "supplier_hash", "last_seen",
+    "barcode", "rrp_controlled", "multiplicity", "markdown_stock", "markdown_price", "warehouse_stock",
+    "supplier_quantity", "supplier_stock", "is_new", "at_supplier", "supplier_hash", "last_seen",
 ]
 
 
@@ -207,6 +208,11 @@ def _supplier_fields(item, brands, categories, now):
         "retail_price": item.retail_price,
         "discount_price": item.discount_price,
         "barcode": item.barcode,
+        "rrp_controlled": item.rrp_controlled,
+        "multiplicity": item.multiplicity,
+        "markdown_stock": item.markdown_stock,
+        "markdown_price": item.markdown_price,
+        "warehouse_stock": dict(item.warehouse_stock),
         "supplier_quantity": item.quantity,
         "supplier_stock": item.stock,
         "is_new": item.is_new,
@@ -250,15 +256,15 @@ def products_reprice(*, queryset=None, user=None):
     rows = (queryset if queryset is not None else Product.objects.all()).filter(price_locked=False)
     changed, history = [], []
     fields = ("id", "category_id", "brand_id", "purchase_price", "discount_price", "min_price", "max_price",
-              "price", "proposed_price")
+              "rrp_controlled", "retail_price", "price", "proposed_price")
     # Rows stay locked until written, so a manager's price typed meanwhile is not overwritten.
     with transaction.atomic():
-        for pk, category_id, brand_id, purchase, discount, low, high, price, proposed in (
+        for pk, category_id, brand_id, purchase, discount, low, high, rrp, retail, price, proposed in (
             rows.select_for_update().values_list(*fields).iterator(chunk_size=2000)
         ):
             cost = effective_cost(purchase, discount)
             target = book.price(category_id=category_id, brand_id=brand_id, purchase=cost, min_price=low,
-                                max_price=high)
+                                max_price=high, rrp_price=rrp_floor(rrp, retail))
             new_price, new_proposed = _next_price(price, target, cost)
             if (new_price, new_proposed) != (price, proposed):
                 changed.append(Product(pk=pk, price=new_price, proposed_price=new_proposed))
@@ -286,19 +292,35 @@ class PriceRefused(ValueError):
 def product_set_price(*, product, price, user, below_cost_confirmed=False, source=PriceChange.Source.MANAGER):
     """A manager's price: published as is, and locked so neither the sync nor the rules move it.
 
-    A price below the purchase cost is refused unless someone allowed to sell below cost confirms it.
+    A price below the floor (the cost, or the RRP the brand controls) is refused unless someone allowed to
+    sell below cost confirms it.
     """
     if price is None or price <= 0:
-        raise PriceRefused("a price must be a positive whole number of tenge")
-    purchase = effective_cost(*Product.objects.values_list("purchase_price", "discount_price").get(pk=product.pk))
-    if below_cost(price, purchase) and not (below_cost_confirmed and user.has_perm("catalog.sell_below_cost")):
-        raise PriceRefused(below_cost_message(price, purchase))
+        raise PriceRefused(gettext("A price must be a positive whole number of tenge."))
+    current = Product.objects.only("purchase_price", "discount_price", "rrp_controlled", "retail_price").get(
+        pk=product.pk)
+    problem = price_problem(price, current)
+    if problem and not (below_cost_confirmed and user.has_perm("catalog.sell_below_cost")):
+        raise PriceRefused(problem)
     old = Product.objects.values_list("price", flat=True).get(pk=product.pk)
     product.price, product.price_locked, product.proposed_price = price, True, None
     product.save(update_fields=["price", "price_locked", "proposed_price", "updated_at"])
     if old != price:
         PriceChange.objects.create(product=product, old_price=old, new_price=price,
                                    source=source, user=user)
+
+
+def price_problem(price, product):
+    """Why a manager's `price` for `product` needs a confirmation (below cost, or below the RRP the brand
+    controls), or None."""
+    if below_cost(price, product.cost):
+        return below_cost_message(price, product.cost)
+    rrp = rrp_floor(product.rrp_controlled, product.retail_price)
+    if rrp and price < rrp:
+        return gettext("%(price)s is below the supplier RRP of %(rrp)s, which the brand controls: refused. Someone "
+                       "allowed to sell below cost can confirm it on the product page.") % {
+            "price": tenge(price), "rrp": tenge(rrp)}
+    return None
 
 
 def below_cost_message(price, purchase):

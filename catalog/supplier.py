@@ -34,6 +34,11 @@ class SupplierItem:
     retail_price: int | None
     discount_price: int | None
     barcode: str
+    rrp_controlled: bool
+    multiplicity: int | None
+    markdown_stock: int
+    markdown_price: int | None
+    warehouse_stock: tuple  # ((warehouse code, units), ...), sorted
     quantity: str
     stock: int
     is_new: bool
@@ -69,6 +74,11 @@ def parse_item(raw):
         retail_price=retail,
         discount_price=parse_discount_price(raw.get("discountPrice"), article, warnings),
         barcode=clean_text(raw.get("barcode"), 64),
+        rrp_controlled=_flag(raw.get("rrp")),
+        multiplicity=_count(raw.get("multiplicity"), article, warnings, "multiplicity") or None,
+        markdown_stock=_count(raw.get("quantityMarkdown"), article, warnings, "quantityMarkdown"),
+        markdown_price=parse_discount_price(raw.get("priceMarkdown"), article, warnings),
+        warehouse_stock=_warehouses(raw.get("warehouses"), article, warnings),
         quantity=quantity,
         stock=supplier_stock(quantity, article),
         is_new=str(raw.get("isnew") or "0").strip() in ("1", "true", "True"),
@@ -97,6 +107,40 @@ def parse_discount_price(value, article, warnings):
         warnings.append(f"article {article}: discountPrice {str(value)[:40]!r} ignored")
         return None
     return price if price is not None and price > 1 else None
+
+
+def _flag(value):
+    """Al-Style's yes/no fields come as 1/0, true/false or text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "да", "y")
+    return bool(value) and not isinstance(value, (list, dict))
+
+
+def _count(value, article, warnings, name):
+    """A whole number of units (0 when missing); a broken one is ignored with a note."""
+    if value in (None, "", 0):
+        return 0
+    try:
+        number = int(Decimal(str(value).strip()))
+    except (InvalidOperation, ValueError, OverflowError):
+        warnings.append(f"article {article}: {name} {str(value)[:40]!r} ignored")
+        return 0
+    if not 0 <= number <= MAX_COUNT:
+        warnings.append(f"article {article}: {name} {number} ignored")
+        return 0
+    return number
+
+
+def _warehouses(value, article, warnings):
+    """Units per Al-Style warehouse, `{"almaty": 12, "astana": ">10"}`; anything else is no split."""
+    if not isinstance(value, dict):
+        return ()
+    stock = []
+    for code, units in value.items():
+        code = clean_text(code, 32)
+        if code:
+            stock.append((code, min(parse_stock(units), MAX_COUNT)))
+    return tuple(sorted(stock))
 
 
 def parse_stock(quantity):

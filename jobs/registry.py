@@ -74,10 +74,15 @@ JOBS = {
             service="feeds.services.feed_build", lock="feed-build",
             hint=_("Kaspi keeps the last published feed until a build is published again.")),
         Job("sync_orders", _("Kaspi orders imported"), "ORDERS_SYNC_MINUTES",
-            service="orders.sync.orders_sync", lock="orders-sync",
+            service="orders.sync.orders_sync", lock="orders-sync", then=("sync_supplier_orders",),
             hint=_("Check KASPI_TOKEN and that kaspi.kz answers (manage.py check_connections).")),
         Job("push_order_statuses", _("Status changes sent to Kaspi"), "STATUS_PUSH_MINUTES",
             service="orders.changes.order_statuses_push", lock="status-push"),
+        # Proposals for accepted Kaspi orders, the approved ones sent, Al-Style's statuses read.
+        Job("sync_supplier_orders", _("Supplier orders at Al-Style"), "SUPPLIER_SYNC_MINUTES",
+            service="purchasing.tracking.supplier_orders_sync", lock="supplier-orders",
+            hint=_("Check ALSTYLE_TOKEN and that api.al-style.kz answers (manage.py check_connections); "
+                   "held supplier orders say what they wait for.")),
         Job("check_alerts", _("Alert check"), "ALERT_CHECK_MINUTES",
             service="monitoring.alerts.alerts_check", lock="alerts"),
         # Kaspi fetches the feed every 30 to 60 minutes: late after two intervals, failing after three.

@@ -121,6 +121,17 @@ CSRF_COOKIE_SECURE = _read("CSRF_COOKIE_SECURE", _strict_bool, False)
 
 # --- the two APIs -------------------------------------------------------------------------------
 ALSTYLE_API_URL = _url("ALSTYLE_API_URL", "https://api.al-style.kz/api")
+# The cart and order submission live beside the catalogue (…/cart-api next to …/api). Empty: the
+# client derives it from the API URL it uses (catalog.alstyle.cart_url_for), so pointing
+# ALSTYLE_API_URL at another server (the sandbox) moves the cart with it.
+ALSTYLE_CART_URL = _read(
+    "ALSTYLE_CART_URL", env.str, "", lambda v: not v or re.match(r"^https?://[^\s/]+", v), "an http(s) URL or nothing"
+).rstrip("/")
+if not ALSTYLE_CART_URL and not re.search(r"://[^/]+/(.+/)?api$", ALSTYLE_API_URL):
+    raise ImproperlyConfigured(
+        "ALSTYLE_CART_URL is not set and cannot be derived: ALSTYLE_API_URL does not end in /api "
+        f"({ALSTYLE_API_URL!r}); set ALSTYLE_CART_URL to the cart API's address"
+    )
 ALSTYLE_TOKEN = _read("ALSTYLE_TOKEN", env.str, "")
 ALSTYLE_MIN_INTERVAL = _read(
     "ALSTYLE_MIN_INTERVAL", env.float, 5.0, lambda v: v >= 0, "a number of seconds >= 0"
@@ -186,6 +197,15 @@ ORDERS_STALE_REFRESH_HOURS = _read("ORDERS_STALE_REFRESH_HOURS", env.float, 6, l
 ORDERS_FOUR_EYES = _read("ORDERS_FOUR_EYES", _strict_bool, False)
 STATUS_MAX_ATTEMPTS = _read("STATUS_MAX_ATTEMPTS", env.int, 5, lambda v: 1 <= v <= 50, "1 to 50")
 
+# --- purchasing (supplier orders at Al-Style) ---------------------------------------------------
+# A cart price above the expected one by more than this stops the order for a decision.
+SUPPLIER_PRICE_TOLERANCE_PERCENT = _read("SUPPLIER_PRICE_TOLERANCE_PERCENT", env.float, 3.0,
+                                         lambda v: 0 <= v <= 100, "a percent from 0 to 100")
+# Proposals are approved (and sent) without a person: off unless the shop trusts them.
+SUPPLIER_AUTO_APPROVE = _read("SUPPLIER_AUTO_APPROVE", _strict_bool, False)
+# The shipping date asked for: this many working days (Monday to Friday) after the day it is sent.
+SUPPLIER_SHIPPING_DAYS = _read("SUPPLIER_SHIPPING_DAYS", env.int, 1, lambda v: 0 <= v <= 30, "0 to 30 days")
+
 # --- alerts (monitoring.alerts): each channel is optional -------------------------------------
 TELEGRAM_BOT_TOKEN = _read("TELEGRAM_BOT_TOKEN", env.str, "")
 TELEGRAM_CHAT_ID = _read(
@@ -209,6 +229,7 @@ FEED_BUILD_MINUTES = _minutes("FEED_BUILD_MINUTES", 15)  # also after every supp
 ORDERS_SYNC_MINUTES = _minutes("ORDERS_SYNC_MINUTES", 5)
 STATUS_PUSH_MINUTES = _minutes("STATUS_PUSH_MINUTES", 2)  # approved changes also go at once
 ALERT_CHECK_MINUTES = _minutes("ALERT_CHECK_MINUTES", 5)
+SUPPLIER_SYNC_MINUTES = _minutes("SUPPLIER_SYNC_MINUTES", 10)  # also after every order import
 
 # How often Kaspi is expected to fetch the feed (set in the Kaspi seller cabinet: every 30 to 60
 # minutes): the dashboard and the alerts call it late after two of these, failing after three.
@@ -244,6 +265,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "feeds",
+    "purchasing",  # supplier orders at Al-Style: above catalog and orders
     "monitoring",  # dashboard, alerts, health: above the apps
     "reports",  # sales reports: above the apps, reads orders
     "sandbox",  # the simulated APIs and their command (demo and tests)

@@ -5,7 +5,8 @@ compares the problems it finds now with the `Alert` rows:
 
 - a new problem opens its row and sends one message; nothing more while it stays open;
 - a problem that has gone closes its row and sends one "back to normal" message;
-- a notice (a status change Kaspi refused, an order awaiting approval) is sent once and closed;
+- a notice (a status change Kaspi refused, an order or a supplier order awaiting approval, a supplier
+  order held, cancelled or shorted) is sent once and closed;
 - a message a channel did not take (Telegram down, SMTP refused) is sent again on the next check.
 """
 
@@ -29,6 +30,7 @@ from jobs import registry
 from jobs.health import FAILING, job_health
 from jobs.runs import locked_run
 from orders.models import StatusChange
+from purchasing.models import SupplierOrder, SupplierOrderEvent
 
 from .models import Alert
 
@@ -88,6 +90,7 @@ def _problems(now):
     yield from _failing_jobs(now)
     yield from _refused_status_changes(now)
     yield from _approvals_needed(now)
+    yield from _supplier_orders(now)
 
 
 def _failing_jobs(now):
@@ -142,6 +145,20 @@ def _approvals_needed(now):
             _("“%(action)s” awaits approval (%(who)s). Total %(total)s.")
             % {"action": change.get_action_display(), "who": who, "total": tenge(change.order.total_price)},
         )
+
+
+def _supplier_orders(now):
+    """What a supplier order's history says people must hear (held, cancelled or shorted by Al-Style),
+    and proposals awaiting approval."""
+    events = SupplierOrderEvent.objects.filter(notify=True, at__gte=now - NOTICE_WINDOW)
+    for event in events:
+        yield Problem(f"supplier-order:{event.pk}", Alert.Kind.SUPPLIER_ORDER,
+                      _("Supplier order %(number)s") % {"number": event.supplier_order_id}, event.text[:1000])
+    proposals = SupplierOrder.objects.filter(state=SupplierOrder.State.PROPOSED, created_at__gte=now - NOTICE_WINDOW)
+    for proposal in proposals:
+        yield Problem(f"supplier-approval:{proposal.pk}", Alert.Kind.APPROVAL,
+                      _("Supplier order %(number)s") % {"number": proposal.pk},
+                      _("awaits approval. Expected total %(total)s.") % {"total": tenge(proposal.expected_total)})
 
 
 def _at(moment):

@@ -18,8 +18,9 @@ class Alert(models.Model):
         FEED_HELD = "feed_held", _("feed held by the safety guard")
         STATUS_FAILED = "status_failed", _("status change refused")
         APPROVAL = "approval", _("approval needed")
+        SUPPLIER_ORDER = "supplier_order", _("supplier order")
 
-    NOTICES = [Kind.STATUS_FAILED, Kind.APPROVAL]
+    NOTICES = [Kind.STATUS_FAILED, Kind.APPROVAL, Kind.SUPPLIER_ORDER]
 
     key = models.CharField(_("problem key"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)

@@ -151,6 +151,10 @@ class OrderEntry(models.Model):
     own_units = models.PositiveIntegerField(
         _("from own stock"), default=0, help_text=_("Units of this line taken from the shop's own stock.")
     )
+    bought_units = models.PositiveIntegerField(
+        _("bought from the supplier"), default=0,
+        help_text=_("Units of this line in a supplier order sent to Al-Style: its stock is down by them already."),
+    )
     # Money: the inputs of the line's profit, in whole tenge (see orders.money).
     unit_cost = models.PositiveIntegerField(
         _("unit cost, ₸"), null=True, blank=True,

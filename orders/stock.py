@@ -1,7 +1,8 @@
 """Stock and orders: what open orders hold of the supplier's stock, and the shop's own stock (returns)."""
 
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, IntegerField, Q, Sum, Value
+from django.db.models.functions import Greatest
 from django.utils.translation import ngettext
 
 from catalog.models import Product
@@ -9,15 +10,16 @@ from catalog.offers import is_sellable
 
 from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEntry, OrderEvent
 
+# What a line still holds of the supplier's stock. Units it took from the shop's own stock are off
+# that stock already, and so are units bought in a supplier order sent to Al-Style (its stock drops
+# by them there): neither is counted again.
+HELD_UNITS = Greatest(F("quantity") - F("own_units") - F("bought_units"), Value(0), output_field=IntegerField())
+
 
 def reserved_quantities():
-    """SKU → units the supplier's stock must keep for orders paid for and not handed over yet.
-
-    Units a line took from the shop's own stock are already off that stock, so they are not
-    counted again here.
-    """
+    """SKU → units the supplier's stock must keep for orders paid for and not handed over yet."""
     rows = (OrderEntry.objects.filter(order__status__in=OPEN_STATUSES)
-            .values("sku").annotate(units=Sum(F("quantity") - F("own_units"))).values_list("sku", "units"))
+            .values("sku").annotate(units=Sum(HELD_UNITS)).values_list("sku", "units"))
     return {sku: units for sku, units in rows if units}
 
 
@@ -30,7 +32,7 @@ def held_before(order):
     )
     rows = (OrderEntry.objects.filter(Q(order__status=KaspiStatus.ACCEPTED_BY_MERCHANT) | earlier,
                                       product__isnull=False)
-            .values("product_id").annotate(units=Sum(F("quantity") - F("own_units")))
+            .values("product_id").annotate(units=Sum(HELD_UNITS))
             .values_list("product_id", "units"))
     return dict(rows)
 

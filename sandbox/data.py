@@ -574,3 +574,61 @@ def _address(rng, town):
 
 def _weighted(rng, shares):
     return rng.choices(list(shares), weights=list(shares.values()))[0]
+
+
+# --- Al-Style: the partner's account and the orders it placed ----------------------------------
+
+# api/user-data: what a submit must choose from, one of each marked as the default (`Основной`).
+ALSTYLE_USER_DATA = {
+    "Доверенности": [
+        {"ID": "d-1041", "ФИО": "Ахметов Нурлан Серикович", "Номер": "17", "ДатаОкончания": "31.12.2031",
+         "Основной": True},
+        {"ID": "d-1042", "ФИО": "Ким Ольга Викторовна", "Номер": "18", "ДатаОкончания": "30.06.2031",
+         "Основной": False},
+    ],
+    "Транспортники": [
+        {"ID": "t-7", "Наименование": "Самовывоз со склада Алматы", "Основной": True},
+        {"ID": "t-12", "Наименование": "ТК «КИТ» до терминала в Астане", "Основной": False},
+    ],
+    "bin": "180740012345",
+}
+ALSTYLE_WAREHOUSES = {
+    "almaty": {"name": "Склад Алматы", "city": "Алматы", "full_address": "г. Алматы, ул. Бокейханова, 510",
+               "lat": 43.2765, "lng": 76.8987, "phone": "+7 727 356-04-04"},
+    "astana": {"name": "Склад Астана", "city": "Астана", "full_address": "г. Астана, пр. Тлендиева, 15/1",
+               "lat": 51.1538, "lng": 71.4086, "phone": "+7 717 279-04-04"},
+}
+FIRST_SUPPLIER_ORDER = 311_000  # Al-Style numbers every partner's orders in one sequence: ours have gaps
+
+
+def next_supplier_order_id(rng, last):
+    return last + rng.randint(3, 60)
+
+
+def supplier_order(*, order_id, created, cart, fate="F", external_id="", comments="", shipping_date="",
+                   attorney=None, delivery=None):
+    """An order as the sandbox keeps it; what it shows at any moment follows from `created` and
+    `fate` ("F", or "DA" when Al-Style cancels it), unless `final` (status, when) overrides it."""
+    return {"id": order_id, "created": created, "fate": fate, "final": None, "merge_with": None, "cart": cart,
+            "external_id": external_id, "comments": comments, "shipping_date": shipping_date,
+            "attorney": attorney, "delivery": delivery}
+
+
+def make_supplier_orders(rng, *, count, now, products):
+    """The partner's order history of the last 60 days, oldest first: mostly done (F), one in ten
+    cancelled by Al-Style, the newest two still open, one merged into another (Un)."""
+    sellable = list(sellable_products(products).values())
+    ages = sorted((rng.randint(3 * 24 * 60, 60 * 24 * 60) for _ in range(max(count - 2, 0))), reverse=True)
+    ages += [rng.randint(60, 300), rng.randint(1, 20)][: count]
+    orders, order_id = [], FIRST_SUPPLIER_ORDER
+    for minutes in ages:
+        order_id = next_supplier_order_id(rng, order_id)
+        cart = [{"article": p["article"], "name": p["name"], "price": p["price1"], "quantity": rng.randint(1, 3)}
+                for p in rng.sample(sellable, min(len(sellable), rng.randint(1, 3)))]
+        fate = "DA" if rng.random() < 0.1 else "F"
+        orders.append(supplier_order(order_id=order_id, created=now - timedelta(minutes=minutes), cart=cart, fate=fate))
+    done = [order for order in orders[:-2] if order["fate"] == "F"]
+    if len(done) >= 2:
+        merged, into = done[0], done[1]
+        merged["final"], merged["merge_with"] = ("Un", into["created"]), into["id"]
+    return orders

@@ -2,6 +2,7 @@
 
     srv = SandboxServer(port=0, products=3000, orders=300, seed=42).start()
     srv.alstyle_url   # configure as ALSTYLE_API_URL
+    srv.alstyle_cart_url  # its cart API beside it, as ALSTYLE_CART_URL derives it when left empty
     srv.kaspi_url     # configure as KASPI_API_URL
                       # (waybill links point below srv.url + /kaspi/waybills, served without a token)
     srv.telegram_url  # configure as TELEGRAM_API_URL (see telegram.py)
@@ -25,11 +26,13 @@ log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 ALSTYLE_ROOT = "/alstyle/api"
+ALSTYLE_CART_ROOT = "/alstyle/cart-api"  # beside the catalogue, as Al-Style has it
 KASPI_ROOT = "/kaspi/shop/api/v2"
 WAYBILLS_ROOT = data.WAYBILLS_ROOT  # Kaspi Delivery's waybill PDFs, opened by a person's browser
 TELEGRAM_ROOT = "/telegram"
 ROUTES = (
     (ALSTYLE_ROOT, alstyle.handle),
+    (ALSTYLE_CART_ROOT, alstyle.handle_cart),
     (KASPI_ROOT, kaspi.handle),
     (WAYBILLS_ROOT, kaspi.handle_waybill),
     (TELEGRAM_ROOT, telegram.handle),
@@ -76,6 +79,10 @@ class SandboxServer:
     @property
     def alstyle_url(self):
         return self.url + ALSTYLE_ROOT
+
+    @property
+    def alstyle_cart_url(self):
+        return self.url + ALSTYLE_CART_ROOT
 
     @property
     def kaspi_url(self):
@@ -125,7 +132,8 @@ class SandboxServer:
                 request = _request(method, url, root, headers, body)
                 with self.state.lock:
                     return handle(self.state, request)
-        return json_response({"message": f"Nothing here; the APIs live under {ALSTYLE_ROOT} and {KASPI_ROOT}"}, 404)
+        where = f"{ALSTYLE_ROOT}, {ALSTYLE_CART_ROOT} and {KASPI_ROOT}"
+        return json_response({"message": f"Nothing here; the APIs live under {where}"}, 404)
 
 
 def _request(method, url, root, headers, body):

@@ -4,10 +4,12 @@ Tests change `SandboxState` attributes directly between requests (hold `state.lo
 may be running at the same time). Every knob is listed in the class docstring.
 """
 
+import copy
 import random
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import NamedTuple
 
 from . import data
@@ -71,6 +73,23 @@ class SandboxState:
       alstyle_broken       methods (e.g. {"categories"}) that answer 500 while the others work
       alstyle_down         True: every Al-Style request answers 503
       requests             AlstyleRequest(time, path, params) for every Al-Style request received
+                           (cart calls as "cart-api/add" and so on; a POST's form fields in params)
+
+    Al-Style: buying (cart-api/..., user-data, orders, order; the same token, limit and faults)
+      alstyle_cart         the token's one cart, shared by everyone who uses the token:
+                           item id (str) -> {"article", "quantity"}
+      alstyle_orders       the partner's orders, oldest first (data.supplier_order): a seeded
+                           history, then what cart-api/submit creates, with the external_id it was
+                           sent (stored, never served)
+      alstyle_user_data    what api/user-data serves (two attorneys, two carriers, one of each Основной)
+      alstyle_warehouses   what api/warehouses serves
+      alstyle_clock_shift  how far Al-Style's clock runs ahead of the real one (see
+                           `alstyle_advance_orders`): statuses follow from an order's age on it
+      alstyle_supplier_cancels_next  n: the next n submitted orders are cancelled by Al-Style (DA)
+                           where they would have become ready to ship (SV)
+      alstyle_submit_answers_late  True: the next submit that succeeds is carried out (the order made,
+                           the cart emptied) but answered only after `slow_seconds`: a lost answer;
+                           "drop": carried out, then the connection closed after `drop_seconds` unanswered
 
     Kaspi
       kaspi_orders         list of order dicts {id, customer_id, attributes, entries}; see add_order
@@ -118,6 +137,17 @@ class SandboxState:
         self.alstyle_broken = set()
         self.alstyle_down = False
         self.requests = []
+        self.alstyle_cart = {}
+        self._last_cart_item = 880_000
+        self._supplier_rng = random.Random(f"{seed}-supplier")
+        self.alstyle_clock_shift = timedelta(0)
+        self.alstyle_orders = data.make_supplier_orders(
+            self._supplier_rng, count=40, now=data.now_utc(), products=self.alstyle_products
+        )
+        self.alstyle_user_data = copy.deepcopy(data.ALSTYLE_USER_DATA)
+        self.alstyle_warehouses = copy.deepcopy(data.ALSTYLE_WAREHOUSES)
+        self.alstyle_supplier_cancels_next = 0
+        self.alstyle_submit_answers_late = False
 
         self.kaspi_orders = data.make_orders(
             self._order_rng, count=orders, days=order_days, now=data.now_utc(), products=self.alstyle_products,
@@ -171,6 +201,55 @@ class SandboxState:
             order["attributes"].update(attributes)
             self.kaspi_orders.append(order)
             return order
+
+    def alstyle_now(self):
+        """Al-Style's clock: the real time, moved on by `alstyle_advance_orders`."""
+        return data.now_utc() + self.alstyle_clock_shift
+
+    def alstyle_advance_orders(self, minutes):
+        """Let `minutes` pass on Al-Style's clock, so orders move on (N → SV → OK → F) without a sleep."""
+        with self.lock:
+            self.alstyle_clock_shift += timedelta(minutes=minutes)
+
+    def alstyle_put_in_cart(self, article, quantity):
+        """Add to the cart's line for `article` (or start one), unchecked; return the line's item id."""
+        with self.lock:
+            for item_id, line in self.alstyle_cart.items():
+                if line["article"] == article:
+                    line["quantity"] += quantity
+                    return item_id
+            self._last_cart_item += 1
+            item_id = str(self._last_cart_item)
+            self.alstyle_cart[item_id] = {"article": article, "quantity": quantity}
+            return item_id
+
+    def alstyle_foreign_cart_item(self, article, quantity):
+        """Someone else with the token (a manager in the B2B portal) puts an item in the shared cart."""
+        return self.alstyle_put_in_cart(article, quantity)
+
+    def alstyle_new_order(self, *, cart, **fields):
+        """Record an order made from `cart` lines now; its fate is drawn from `alstyle_supplier_cancels_next`."""
+        with self.lock:
+            last = max((order["id"] for order in self.alstyle_orders), default=data.FIRST_SUPPLIER_ORDER)
+            fate = "F"
+            if self.alstyle_supplier_cancels_next > 0:
+                self.alstyle_supplier_cancels_next -= 1
+                fate = "DA"
+            order = data.supplier_order(order_id=data.next_supplier_order_id(self._supplier_rng, last),
+                                        created=self.alstyle_now(), cart=cart, fate=fate, **fields)
+            self.alstyle_orders.append(order)
+            return order
+
+    def alstyle_find_order(self, order_id):
+        """The Al-Style order with that id (an int), or None."""
+        return next((order for order in self.alstyle_orders if order["id"] == order_id), None)
+
+    def alstyle_merge_order(self, order_id, into):
+        """Al-Style's office merges one open order into another: it shows as Un with `merge_with`."""
+        with self.lock:
+            merged, target = self.alstyle_find_order(order_id), self.alstyle_find_order(into)
+            merged["final"], merged["merge_with"] = ("Un", self.alstyle_now()), into
+            target["cart"] = target["cart"] + merged["cart"]
 
     def find_order(self, *, order_id=None, code=None):
         """The order with that id or code, or None."""

@@ -23,7 +23,8 @@ def test_it_reads_every_page_until_the_announced_total():
         elements = [{"article": offset + i} for i in range(count)]
         responses.get(PAGES, json=page(elements, 510),
                       match=[responses.matchers.query_param_matcher(
-                          {"limit": "250", "offset": str(offset), "additional_fields": "brand,barcode,discountPrice",
+                          {"limit": "250", "offset": str(offset),
+                           "additional_fields": "brand,barcode,discountPrice,rrp,warehouses",
                            "access-token": "secret-token-123"})])
     pages = list(client().iter_pages())
     assert [len(p[2]) for p in pages] == [250, 250, 10]

@@ -30,8 +30,11 @@ from catalog.models import PricingRule, Product
 from catalog.services import products_sync
 from feeds.models import FeedRun
 from feeds.services import feed_build
+from orders.changes import status_change_approve, status_change_send
 from orders.models import Order, StatusChange
 from orders.sync import orders_sync
+from purchasing.models import SupplierOrder
+from purchasing.tracking import supplier_orders_sync
 
 # The browser asks for Russian, as the shop's staff do: the test reads the same language.
 pytestmark = [pytest.mark.browser, pytest.mark.russian, pytest.mark.postgres]
@@ -109,6 +112,7 @@ def site(request, shop, sandbox, settings, tmp_path):
         "FEED_TOKEN": settings.FEED_TOKEN, "KASPI_API_URL": sandbox.kaspi_url, "KASPI_TOKEN": settings.KASPI_TOKEN,
         "KASPI_MERCHANT_ID": settings.KASPI_MERCHANT_ID, "KASPI_COMPANY": settings.KASPI_COMPANY,
         "ALSTYLE_API_URL": sandbox.alstyle_url, "ALSTYLE_TOKEN": settings.ALSTYLE_TOKEN, "KASPI_MIN_INTERVAL": "0",
+        "ALSTYLE_MIN_INTERVAL": "0",
         "LANGUAGE_CODE": "ru", "GUNICORN_WORKERS": "2", "Q_WORKERS": "1", "KASPICONNECT_QUIET": "1",
     }
     server = subprocess.Popen([sys.executable, "manage.py", "serve", "--address", address], cwd=ROOT, env=env,
@@ -171,7 +175,7 @@ def test_a_manager_runs_the_shop_from_the_browser(site, page, shop, screenshots,
     styles = page.request.get(f"{site}{stylesheet}", headers={"Accept-Encoding": "gzip"})
     assert styles.status == 200 and "text/css" in styles.headers["content-type"]  # the admin has its styles
 
-    product = Product.objects.filter(price__gt=0, purchase_price__gt=1).order_by("sku").first()
+    product = Product.objects.filter(price__gt=0, purchase_price__gt=1, rrp_controlled=False).order_by("sku").first()
     page.goto(f"{site}/admin/catalog/product/?q={product.sku}")
     typed = product.purchase_price + 990  # a manager's price above what the goods cost
     page.fill("input[name='form-0-price']", str(typed))
@@ -256,3 +260,29 @@ def test_a_manager_reads_the_reports_and_downloads_a_table(site, page, shop, scr
     page.wait_for_selector("#report-totals")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(screenshots / "reports-phone.png"), full_page=True)
+
+
+def test_a_senior_approves_a_supplier_order_from_the_browser(site, page, shop, sandbox, screenshots):
+    """The Kaspi order is accepted; its supplier order is proposed, approved on its page and sent to Al-Style."""
+    order, _kaspi = shop
+    proposal = StatusChange.objects.get(order=order, state="pending")
+    manager = User.objects.get(username="manager")
+    assert status_change_send(change_id=status_change_approve(change=proposal, user=manager, queue=False).pk).state \
+        == "done"
+    supplier_orders_sync()
+    supplier_order = SupplierOrder.objects.get(coverage__order=order, state="proposed")
+    page.set_default_timeout(15000)
+    page.goto(f"{site}/admin/login/?next=/admin/purchasing/supplierorder/{supplier_order.pk}/change/")
+    page.fill("#id_username", "manager")
+    page.fill("#id_password", "browser-test-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#approve-supplier-order")
+    page.click("#approve-supplier-order")
+    page.wait_for_selector(".messagelist")
+    assert eventually(lambda: SupplierOrder.objects.get(pk=supplier_order.pk).state == "sent", seconds=60)
+    supplier_order.refresh_from_db()
+    made = [o for o in sandbox.state.alstyle_orders if o["external_id"] == order.code]
+    assert [o["id"] for o in made] == [supplier_order.alstyle_id]
+    page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
+    assert str(supplier_order.alstyle_id) in page.inner_text("#content")
+    page.screenshot(path=str(screenshots / "supplier-order.png"), full_page=True)

@@ -1,9 +1,10 @@
 """The catalogue sync through the real client, against the sandbox's Al-Style serving the test's items."""
 
 import pytest
+from django.conf import settings as django_settings
 
 from catalog.models import Category, PricingRule, Product
-from catalog.services import SyncError, products_sync, stock_refresh
+from catalog.services import PriceRefused, SyncError, product_set_price, products_sync, stock_refresh
 from jobs.models import JobRun
 
 CATEGORIES = [
@@ -165,7 +166,7 @@ def test_the_refresh_stock_command_runs_the_cheap_refresh(db, sandbox, capsys):
 def test_it_keeps_al_styles_partner_price_and_barcode_and_prices_from_the_partner_price(fake):
     fake.items = items(3)
     fake.items[1].update(discountPrice="900", barcode=" 4601234567890 ")
-    fake.items[2].update(discountPrice=0)
+    fake.items[2].update(discountPrice=0, rrp=0)
 
     products_sync()
 
@@ -199,3 +200,55 @@ def test_a_new_article_never_takes_a_sku_the_shop_kept_from_its_price_list(fake,
     assert Product.objects.get(article=100005).sku == "100005A"
     assert "SKU 100005 is kept by another product" in run.notes
     assert feed_build().valid
+
+
+def feed_offer(sku):
+    from lxml import etree
+
+    from feeds.services import feed_build
+
+    assert feed_build().valid
+    root = etree.parse(str(django_settings.FEED_DIR / "kaspi.xml")).getroot()
+    return root.find(f"{{kaspiShopping}}offers/{{kaspiShopping}}offer[@sku='{sku}']")
+
+
+def test_a_retail_price_the_brand_controls_is_never_undercut(fake, store):
+    fake.items = items(2)
+    fake.items[0].update(rrp=1, price1=1000, price2=1990)  # the 20 % rule alone would give 1200
+    fake.items[1].update(rrp=0, price1=1000, price2=1990)
+
+    products_sync()
+
+    controlled, free = Product.objects.get(article=100000), Product.objects.get(article=100001)
+    assert (controlled.rrp_controlled, controlled.price, free.price) == (True, 1990, 1200)
+    with pytest.raises(PriceRefused, match="RRP"):
+        product_set_price(product=controlled, price=1500, user=None)
+
+
+def test_marked_down_units_are_never_sold_as_new(fake, store):
+    fake.items = items(1)
+    fake.items[0].update(quantity=4, quantityMarkdown=3, priceMarkdown=600, multiplicity=5)
+
+    products_sync()
+
+    product = Product.objects.get(article=100000)
+    assert (product.supplier_stock, product.markdown_stock, product.markdown_price, product.multiplicity) == (
+        4, 3, 600, 5)
+    availability = feed_offer(product.sku).find("{kaspiShopping}availabilities/{kaspiShopping}availability")
+    assert availability.get("stockCount") == "4"
+
+
+def test_each_store_takes_its_stock_from_its_own_warehouses(fake, store):
+    from catalog.models import Store
+
+    Store.objects.filter(store_id="PP1").update(warehouses="almaty")
+    Store.objects.create(store_id="PP2", warehouses="astana", preorder_days=2)
+    fake.items = items(1)
+    fake.items[0].update(quantity=15, warehouses={"almaty": 12, "astana": 3})
+
+    products_sync()
+
+    offer = feed_offer("100000")
+    stores = {a.get("storeId"): (a.get("stockCount"), a.get("preOrder")) for a in
+              offer.findall("{kaspiShopping}availabilities/{kaspiShopping}availability")}
+    assert stores == {"PP1": ("12", None), "PP2": ("3", "2")}

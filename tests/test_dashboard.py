@@ -65,7 +65,8 @@ def test_it_has_a_tile_for_every_job_amber_before_its_first_run(admin_request):
 
     assert list(tiles) == [
         "Supplier catalogue, full sync", "Supplier stock and prices", "Feed built and published",
-        "Kaspi orders imported", "Status changes sent to Kaspi", "Alert check", "Feed fetched by Kaspi",
+        "Kaspi orders imported", "Status changes sent to Kaspi", "Supplier orders at Al-Style", "Alert check",
+        "Feed fetched by Kaspi",
     ]
     assert {(tile.colour, tile.state, tile.at) for tile in tiles.values()} == {("amber", "never ran", None)}
 

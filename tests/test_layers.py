@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = {"catalog", "orders", "feeds"}
-ABOVE_THE_APPS = {"monitoring", "reports", "kaspiconnect"}
+ABOVE_THE_APPS = {"purchasing", "monitoring", "reports", "kaspiconnect"}
 PROJECT = APPS | ABOVE_THE_APPS | {"jobs", "common", "sandbox"}
 
 

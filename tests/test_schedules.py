@@ -20,7 +20,7 @@ def test_every_scheduled_path_imports():
 def test_setup_schedules_is_idempotent_and_keeps_names(db, settings):
     call_command("setup_schedules")
     call_command("setup_schedules")
-    assert Schedule.objects.count() == len(declared()) == 6
+    assert Schedule.objects.count() == len(declared()) == 7
     settings.ORDERS_SYNC_MINUTES = 7
     call_command("setup_schedules")
     schedule = Schedule.objects.get(name="sync_orders")
