@@ -1,5 +1,7 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -14,9 +16,9 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
 from common.admin import ReadOnlyLogAdmin
-from common.format import tenge, tenge_display
+from common.format import decimal_display, tenge, tenge_display
 
-from . import offers, pricing, services, spreadsheets
+from . import offers, pricing, services, spreadsheets, story
 from .kaspi_pricelist import (
     STATUSES,
     PriceListError,
@@ -160,13 +162,14 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
     resource_classes = [spreadsheets.ProductResource]
     formats = [CSV, XLSX]
     import_template_name = "admin/catalog/product/import.html"
+    change_form_template = "admin/catalog/product/change_form.html"  # the product's story above its fields
     export_form_class = ExportForm  # every column, always: the file comes back as an import
     to_encoding = "utf-8-sig"  # without the BOM Excel reads a CSV's Cyrillic as cp1251
     list_display = [
-        "sku", "name", "brand", "purchase_display", "price", "proposed_display", "price_locked",
-        "supplier_quantity", "manual_stock", "own_stock", "publish", "at_supplier",
-    ]
-    list_display_links = ["sku", "name"]
+        "sku", "name_cut", "purchase_display", "price", "proposed_display", "price_locked",
+        "supplier_quantity", "manual_stock", "own_stock", "publish",
+    ]  # gone from the supplier: a filter; a name cut to the column, whole on hover
+    list_display_links = ["sku", "name_cut"]
     list_editable = ["price", "manual_stock", "publish"]
     list_filter = [
         "publish", "at_supplier", InStockFilter, "price_locked", PriceOnRequestFilter, AwaitingConfirmationFilter,
@@ -175,7 +178,7 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
     ]
     list_select_related = ["brand"]
     list_per_page = 100
-    search_fields = ["sku", "kaspi_sku", "=article", "article_pn", "name", "brand__name"]
+    search_fields = ["sku", "kaspi_sku", "=article", "search_text__fold", "brand__name__fold"]
     readonly_fields = [
         "article", "sku", "article_pn", "barcode", "name", "full_name", "brand", "category", "purchase_display",
         "discount_display", "retail_display", "rrp_controlled", "multiplicity", "markdown_display",
@@ -196,6 +199,11 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
     ]
     inlines = [PriceChangeInline]
     actions = ["publish_items", "hide_items", "lock_prices", "unlock_prices", "apply_rules", "confirm_prices"]
+
+    @admin.display(description=_("name"), ordering="name")
+    def name_cut(self, product):
+        """A long name cut to the column, whole on hover."""
+        return format_html('<span class="cut" title="{}">{}</span>', product.name, product.name)
 
     def has_add_permission(self, request):
         return False  # products come from the supplier
@@ -244,6 +252,11 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
         form.user = request.user  # a class made for this request
         return form
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        product = self.get_object(request, object_id)
+        extra = {"story": story.product_story(product, request.user)} if product else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         form.user = request.user
@@ -283,8 +296,20 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Hide from Kaspi (do not publish)"), permissions=["change"])
     def hide_items(self, request, queryset):
+        hiding = queryset.filter(publish=True)
+        if hiding.count() > settings.BULK_HIDE_CONFIRM_OVER and "confirmed" not in request.POST:
+            return self._confirm_hiding(request, hiding)
         count = services.products_set_publish(queryset=queryset, publish=False, user=request.user)
         self.message_user(request, ngettext("%d product hidden.", "%d products hidden.", count) % count)
+
+    def _confirm_hiding(self, request, hiding):
+        """Many products leaving the feed at once is asked first; the page's Confirm posts the same action again."""
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "title": _("Hide products from Kaspi"), "count": hiding.count(),
+                   "offers": offers.offers_on_sale(hiding),
+                   "checkbox": ACTION_CHECKBOX_NAME, "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                   "select_across": request.POST.get("select_across", "0"), "back": request.get_full_path()}
+        return TemplateResponse(request, "admin/catalog/product/hide_confirmation.html", context)
 
     @admin.action(description=_("Lock price"), permissions=["change"])
     def lock_prices(self, request, queryset):
@@ -301,7 +326,9 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
         moved = services.products_reprice(queryset=queryset, user=request.user)
         held = queryset.filter(proposed_price__isnull=False).count()
         self.message_user(
-            request, _("%(moved)d prices changed; %(held)d await confirmation.") % {"moved": moved, "held": held}
+            request, ngettext("%(moved)d price changed; %(held)d await confirmation.",
+                              "%(moved)d prices changed; %(held)d await confirmation.", moved)
+            % {"moved": moved, "held": held}
         )
 
     @admin.action(description=_("Confirm prices held by the guard"), permissions=["confirm_price"])
@@ -318,22 +345,23 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
 class PricingRuleAdmin(admin.ModelAdmin):
     list_display = [
         "name", "is_active", "category", "brand", "min_purchase_display", "max_purchase_display", "markup_percent",
-        "markup_fixed", "min_margin_percent", "rounding", "priority",
+        "markup_fixed", "min_margin_display", "rounding", "priority",
     ]
     list_editable = ["is_active", "markup_percent", "markup_fixed", "priority"]
     list_filter = ["is_active", "rounding", "brand"]
     list_select_related = ["category", "brand"]
     autocomplete_fields = ["category", "brand"]
-    search_fields = ["name"]
+    search_fields = ["name__fold"]
     min_purchase_display = tenge_display("min_purchase_price", _("purchase price from"))
     max_purchase_display = tenge_display("max_purchase_price", _("purchase price up to"))
+    min_margin_display = decimal_display("min_margin_percent", _("minimum margin, %"))
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "parent"]
     list_select_related = ["parent"]
-    search_fields = ["name", "=id"]
+    search_fields = ["name__fold", "=id"]
     readonly_fields = ["id", "name", "parent"]
 
     def has_add_permission(self, request):
@@ -342,7 +370,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin):
-    search_fields = ["name"]
+    search_fields = ["name__fold"]
 
 
 @admin.register(Store)
@@ -377,8 +405,10 @@ class CityForm(forms.ModelForm):
                                     is_active=cleaned.get("is_active"),
                                     adjust_percent=cleaned.get("price_adjust_percent"))
         if effect.changed and not cleaned.get("feed_change_confirmed"):
-            text = _("Saving this changes %(changed)s of %(offers)s offers in the next feed. Now %(before)s; after "
-                     "saving %(after)s.") % {
+            text = ngettext("Saving this changes %(changed)s of %(offers)s offer in the next feed. Now %(before)s; "
+                            "after saving %(after)s.",
+                            "Saving this changes %(changed)s of %(offers)s offers in the next feed. Now %(before)s; "
+                            "after saving %(after)s.", effect.offers) % {
                 "changed": effect.changed, "offers": effect.offers,
                 "before": describe_cities(effect.cities_before), "after": describe_cities(effect.cities_after)}
             raise forms.ValidationError(text, code="confirm")
@@ -391,7 +421,8 @@ class CityAdmin(admin.ModelAdmin):
 
     form = CityForm
     change_list_template = "admin/change_list_note.html"
-    list_display = ["city_id", "name", "is_active", "price_adjust_percent"]
+    list_display = ["city_id", "name", "is_active", "price_adjust_display"]
+    price_adjust_display = decimal_display("price_adjust_percent", _("price adjustment, %"))
     fields = ["city_id", "name", "is_active", "price_adjust_percent", "feed_change_confirmed"]
 
     def changelist_view(self, request, extra_context=None):
@@ -407,7 +438,7 @@ class PriceChangeAdmin(PriceChangeMoney, ReadOnlyLogAdmin):
     list_display = ["at", "product", "old_price_display", "new_price_display", "source", "user"]
     list_filter = ["source", "at"]
     list_select_related = ["product", "user"]
-    search_fields = ["product__sku", "product__name", "user__username"]
+    search_fields = ["product__sku", "product__search_text__fold", "user__username__fold"]
     date_hierarchy = "at"
 
 
@@ -503,8 +534,10 @@ class PriceListImportAdmin(ChangesProducts, ReadOnlyLogAdmin):
         except PriceListError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            self.message_user(request, _("%(applied)d products keep their Kaspi SKU; %(refused)d refused, "
-                                         "%(unmatched)d unmatched.") % {
+            self.message_user(request, ngettext(
+                "%(applied)d product keeps its Kaspi SKU; %(refused)d refused, %(unmatched)d unmatched.",
+                "%(applied)d products keep their Kaspi SKU; %(refused)d refused, %(unmatched)d unmatched.",
+                price_list.applied) % {
                 "applied": price_list.applied, "refused": price_list.refused, "unmatched": price_list.unmatched})
         return redirect("admin:catalog_pricelistimport_change", pk)
 
@@ -527,7 +560,7 @@ class ListedOfferAdmin(ChangesProducts, admin.ModelAdmin):
     list_filter = [OfferStatusFilter, "match", "applied", "price_list"]
     list_select_related = ["product"]
     list_per_page = 100
-    search_fields = ["sku", "model", "brand", "product__sku", "product__name"]
+    search_fields = ["sku", "model__fold", "brand__fold", "product__sku", "product__search_text__fold"]
     autocomplete_fields = ["product"]
     fields = ["price_list", "sku", "model", "brand", "barcode", "price_display", "product", "match", "applied",
               "left_out", "note"]

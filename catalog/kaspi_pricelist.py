@@ -190,7 +190,9 @@ def read_offers(file):
     try:
         for _event, element in parsing:
             if len(offers) == MAX_OFFERS:
-                raise PriceListError(_("the price list has more than %(count)d offers") % {"count": MAX_OFFERS})
+                raise PriceListError(ngettext("the price list has more than %(count)d offer",
+                                                      "the price list has more than %(count)d offers",
+                                                      MAX_OFFERS) % {"count": MAX_OFFERS})
             offers.append(_listed_offer(element))
             element.clear()
             while element.getprevious() is not None:

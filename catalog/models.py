@@ -7,6 +7,10 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.format import moment, tenge
+from common.search import SearchField, with_derived
+from common.text import fold
+
 # Al-Style's `price1 == 1` means "price on request", not a price; a missing price1 is none either.
 PRICE_ON_REQUEST = Q(purchase_price__isnull=True) | Q(purchase_price__lte=1)
 
@@ -24,6 +28,17 @@ def effective_cost(purchase_price, discount_price):
     if discount_price is not None and discount_price > 1:
         return discount_price
     return purchase_price
+
+
+# The supplier's texts a product is found by (its SKUs and brand are searched on their own fields).
+SEARCHED = {"search_text": ("name", "full_name", "article_pn", "barcode")}
+
+
+def product_search_text(name, full_name, article_pn, barcode):
+    """`Product.search_text`: the folded texts, one a line so that a phrase never spans two of them."""
+    name, full_name = fold(name), fold(full_name)
+    parts = [name if name not in full_name else "", full_name, fold(article_pn), fold(barcode)]
+    return "\n".join(part for part in parts if part)
 
 
 class Category(models.Model):
@@ -206,6 +221,7 @@ class Product(models.Model):
         _("at supplier"), default=True, help_text=_("Cleared when the item disappears from the supplier's catalogue.")
     )
     supplier_hash = models.CharField(max_length=32, blank=True, editable=False)
+    search_text = SearchField(_("search text"))
     first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
     last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
 
@@ -262,6 +278,11 @@ class Product(models.Model):
     def __str__(self):
         return f"{self.sku} {self.name}"
 
+    def save(self, *args, **kwargs):
+        self.search_text = product_search_text(self.name, self.full_name, self.article_pn, self.barcode)
+        kwargs["update_fields"] = with_derived(kwargs.get("update_fields"), SEARCHED)
+        super().save(*args, **kwargs)
+
     @property
     def price_on_request(self):
         return is_price_on_request(self.purchase_price)
@@ -310,7 +331,7 @@ class PriceChange(models.Model):
         ordering = ["-at"]
 
     def __str__(self):
-        return f"{self.product_id}: {self.old_price} → {self.new_price}"
+        return f"{self.product}: {tenge(self.old_price)} → {tenge(self.new_price)}"
 
 
 class PriceListImport(models.Model):
@@ -338,7 +359,7 @@ class PriceListImport(models.Model):
         ordering = ["-at"]
 
     def __str__(self):
-        return f"{self.source} ({self.at:%Y-%m-%d %H:%M})"
+        return f"{self.source} ({moment(self.at)})"
 
 
 class ListedOffer(models.Model):
@@ -403,4 +424,4 @@ class ProductExport(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"{self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self._meta.verbose_name} {moment(self.created_at)}"

@@ -8,11 +8,12 @@ that open orders reserve.
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from common.text import clean_text
 
-from .models import City, Product, Rounding, Store, effective_cost, is_price_on_request
+from .models import PRICE_ON_REQUEST, City, Product, Rounding, Store, effective_cost, is_price_on_request
 from .pricing import RuleBook, city_price, quote, rrp_floor
 
 
@@ -53,6 +54,16 @@ def is_sellable(*, publish, at_supplier, price_on_request, price_locked):
     return publish and at_supplier and (price_locked or not price_on_request)
 
 
+# `is_sellable` as a query, for the products the feed lists (those with a price).
+ON_SALE = Q(price__gt=0, publish=True, at_supplier=True) & (Q(price_locked=True) | ~PRICE_ON_REQUEST)
+
+
+def offers_on_sale(queryset):
+    """How many offers the products of `queryset` have on sale now: one per product and active store,
+    as the feed lists each product's availability per store."""
+    return queryset.filter(ON_SALE).count() * Store.objects.filter(is_active=True).count()
+
+
 def sellable_stock(*, supplier, own, reserved):
     """Units a buyer can order: the supplier's stock less what open orders keep of it, plus the shop's own.
 
@@ -61,8 +72,8 @@ def sellable_stock(*, supplier, own, reserved):
     return max(0, supplier - reserved) + own
 
 
-def iter_offers(reserved=None):
-    """Yield an `Offer` per listable product, streaming rows so memory stays flat.
+def iter_offers(reserved=None, products=None):
+    """Yield an `Offer` per listable product (of `products`, default all), streaming rows so memory stays flat.
 
     `reserved` maps SKU → supplier units held by open orders; it is taken off the published stock.
     """
@@ -75,7 +86,7 @@ def iter_offers(reserved=None):
     cities = list(City.objects.filter(is_active=True).values_list("city_id", "price_adjust_percent"))
     book = RuleBook() if cities else None
     rows = (
-        Product.objects.filter(price__gt=0)
+        (Product.objects if products is None else products).filter(price__gt=0)
         .order_by("sku")
         .values_list(
             "sku", "kaspi_sku", "name", "brand__name", "price", "publish", "at_supplier", "purchase_price",

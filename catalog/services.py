@@ -4,16 +4,16 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from common.format import tenge
 from common.http import ApiError
 from jobs.runs import locked_run
 
 from .alstyle import AlstyleClient
-from .models import Brand, Category, PriceChange, Product, effective_cost
+from .models import Brand, Category, PriceChange, Product, effective_cost, product_search_text
 from .pricing import RuleBook, below_cost, guard_holds, rrp_floor
 from .supplier import (
     SKU_MAX_LENGTH,
@@ -57,7 +57,9 @@ def _products_sync(client, progress, run):
     for page, pages, elements in client.iter_pages():
         raw.extend(elements)
         if progress:
-            progress(f"page {page}/{pages}: {len(raw)} products read")
+            progress(ngettext("page %(page)d/%(pages)d: %(count)d product read",
+                              "page %(page)d/%(pages)d: %(count)d products read", len(raw))
+                     % {"page": page, "pages": pages, "count": len(raw)})
     run.received = len(raw)
     items, run.skipped = _parse_all(raw, run.lines)
     if not items:
@@ -178,10 +180,19 @@ def _write(items, tree, notes):
             changed.append(Product(pk=pk, **fields))
     Product.objects.bulk_create(new, batch_size=BATCH)
     Product.objects.bulk_update(changed, SUPPLIER_FIELDS, batch_size=BATCH)
+    _write_search_text(changed)
     gone = [pk for article, pk, _, at_supplier in existing.values() if at_supplier and article not in items]
     for start in range(0, len(gone), BATCH):
         Product.objects.filter(pk__in=gone[start : start + BATCH]).update(at_supplier=False, updated_at=now)
     return len(new), len(changed), unchanged, len(gone)
+
+
+def _write_search_text(products):
+    """`search_text` of changed rows, one plain UPDATE each: as one more of bulk_update's CASE columns it made
+    a sync that changes every row a quarter slower."""
+    update = f"UPDATE {connection.ops.quote_name(Product._meta.db_table)} SET search_text = %s WHERE id = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(update, [(product.search_text, product.pk) for product in products])
 
 
 def _free_sku(article, taken, notes):
@@ -219,6 +230,7 @@ def _supplier_fields(item, brands, categories, now):
         "at_supplier": True,
         "supplier_hash": item.fingerprint,
         "last_seen": now,
+        "search_text": product_search_text(item.name, item.full_name, item.article_pn, item.barcode),
     }
 
 

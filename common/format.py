@@ -1,7 +1,10 @@
-"""How money and durations look to people: whole tenge in groups, `12 990 ₸`; seconds, `1,5 с`."""
+"""How money, durations, numbers and moments look to people: `12 990 ₸`, `1,5 с`, `12,5`, `02.12.2026 17:16`."""
+
+from decimal import Decimal
 
 from django.contrib import admin
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 
@@ -23,10 +26,31 @@ def tenge_display(field, description):
 
 
 def seconds(value):
-    """A duration in seconds, to a tenth, in the reader's language: `1.5 s`, `1,5 с`."""
+    """A duration in seconds, to a tenth, in the reader's language: `1.5 s`, `1,5 с`; "—" for none."""
+    if value is None:
+        return "—"
     return _("%(seconds)s s") % {"seconds": number_format(value, 1)}
 
 
 def decimal(value):
-    """A decimal without trailing zeros, in the reader's language: `20`, `12,5`, `0,55`."""
-    return number_format(f"{value.normalize():f}")
+    """A decimal without trailing zeros, in the reader's language: `20`, `12,5`, `0,55`; "—" for none."""
+    if value is None:
+        return "—"
+    return number_format(f"{Decimal(value).normalize():f}")
+
+
+def decimal_display(field, description):
+    """An admin column or read-only field that shows the decimal field `field` as `12,5`."""
+
+    @admin.display(description=description, ordering=field)
+    def display(model_admin, obj):
+        return decimal(getattr(obj, field))
+
+    return display
+
+
+def moment(value):
+    """A date and time in the shop's time zone (Almaty), short, in the reader's language; "—" for none."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")

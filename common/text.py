@@ -18,3 +18,21 @@ def clean_text(value, limit=None):
     if limit and len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
     return text
+
+
+def fold(value):
+    """The form search compares: case-folded, `ё` as `е`, white space folded to single spaces.
+
+    SQLite's LIKE folds only ASCII letters, so Russian text is searched on this form on every database.
+    """
+    return _SPACES.sub(" ", str(value or "").casefold().replace("ё", "е")).strip()
+
+
+_NOT_DIGITS = re.compile("[^0-9]")
+
+
+def phone_digits(value):
+    """A Kazakh phone as its 10 digits, without the country's 7 or the trunk 8: `+7 (747) 123-45-67`,
+    `8 747 123 45 67` and `747-123-45-67` all give `7471234567`. Any other count of digits comes back as it is."""
+    digits = _NOT_DIGITS.sub("", str(value or ""))
+    return digits[1:] if len(digits) == 11 and digits[0] in "78" else digits

@@ -2,15 +2,18 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from common.admin import ReadOnlyLogAdmin
 from common.format import seconds
 from jobs.locks import JobBusy
 
+from .changes import change_rows
 from .models import FeedFetch, FeedRun
-from .services import feed_build
+from .services import SAMPLE_SIZE, feed_build
 
 _LEVELS = {FeedRun.Outcome.PUBLISHED: messages.SUCCESS, FeedRun.Outcome.DRY_RUN: messages.INFO}
 
@@ -22,6 +25,10 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
     ]
     list_filter = ["outcome", "valid", "forced"]
     date_hierarchy = "started"
+    fields = ["started", "finished", "duration", "outcome", "reason", "forced", "user", "job_run", "offers",
+              "available_offers", "reserved_units", "size", "sha256", "valid", "validation_errors", "added", "removed",
+              "price_changes", "stock_changes", "change_table"]
+    readonly_fields = ["duration", "size", "change_table"]
     actions = ["build_now", "publish_anyway"]
     # Building does not act on the selected runs, so these actions also run with none selected.
     unselected_actions = {"build_now", "publish_anyway"}
@@ -36,7 +43,7 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
         allowed = self.has_feed_url_permission(request)
         extra_context = {
             **(extra_context or {}), "can_see_feed_url": allowed, "feed_url": self.feed_url(request) if allowed else "",
-            "last_fetch": FeedFetch.objects.first(),
+            "last_fetch": FeedFetch.objects.by_kaspi().first(),
         }
         return super().changelist_view(request, extra_context)
 
@@ -71,7 +78,8 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
             self.message_user(request, _("A feed build is already running; try again in a minute."),
                               messages.WARNING)
             return
-        message = _("Feed %(outcome)s: %(offers)d offers, %(available)d available.") % {
+        message = ngettext("Feed %(outcome)s: %(offers)d offer, %(available)d available.",
+                           "Feed %(outcome)s: %(offers)d offers, %(available)d available.", run.offers) % {
             "outcome": run.get_outcome_display(), "offers": run.offers, "available": run.available_offers,
         }
         if run.reason:
@@ -90,7 +98,12 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description=_("duration"), ordering="duration_ms")
     def duration(self, run):
-        return "" if run.duration_ms is None else seconds(run.duration_ms / 1000)
+        return seconds(None if run.duration_ms is None else run.duration_ms / 1000)
+
+    @admin.display(description=_("sample of changes"))
+    def change_table(self, run):
+        return render_to_string("admin/feeds/feedrun/changes.html",
+                                {"rows": change_rows(run.change_sample), "sample_size": SAMPLE_SIZE})
 
     @admin.display(description=_("reason"))
     def short_reason(self, run):
@@ -99,6 +112,6 @@ class FeedRunAdmin(ReadOnlyLogAdmin):
 
 @admin.register(FeedFetch)
 class FeedFetchAdmin(ReadOnlyLogAdmin):
-    list_display = ["at", "client_ip", "user_agent", "status", "bytes"]
-    list_filter = ["status"]
+    list_display = ["at", "client", "client_ip", "user_agent", "status", "bytes"]
+    list_filter = ["client", "status"]
     date_hierarchy = "at"

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -62,17 +64,37 @@ class FeedRun(models.Model):
         return f"{self.get_outcome_display()} {timezone.localtime(self.started):%Y-%m-%d %H:%M}"
 
 
+# What a browser sends: "Mozilla/5.0 (Windows NT 10.0; …) AppleWebKit/…", "Mozilla/5.0 (X11; …) Gecko/…".
+# Crawlers that borrow the prefix write "(compatible; …bot…)" instead of a platform, and do not match.
+BROWSER_AGENT = re.compile(r"^Mozilla/[0-9.]+ \([^)]*\) (AppleWebKit|Gecko)/")
+
+
+class FeedFetchQuerySet(models.QuerySet):
+    def by_kaspi(self):
+        """The fetches that count as Kaspi's: the dashboard, the alerts and the feed page read only these."""
+        return self.filter(client=FeedFetch.Client.PROGRAM)
+
+
 class FeedFetch(models.Model):
     """One request for the feed with the right token: shows when Kaspi last came for it."""
+
+    class Client(models.TextChoices):
+        # Kaspi's fetcher is a program, whatever its User-Agent says; people check the URL in a browser.
+        PROGRAM = "program", _("a program (counted as Kaspi)")
+        BROWSER = "browser", _("a browser")
+        SIGNED_IN = "signed_in", _("a signed-in user")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     user_agent = models.CharField(_("User-Agent"), max_length=255, blank=True)
+    client = models.CharField(_("client"), max_length=16, choices=Client.choices, default=Client.PROGRAM)
     status = models.PositiveSmallIntegerField(_("HTTP status"))
     bytes = models.PositiveBigIntegerField(_("bytes sent"), default=0)
     run = models.ForeignKey(
         FeedRun, models.SET_NULL, null=True, blank=True, related_name="fetches", verbose_name=_("feed run")
     )
+
+    objects = FeedFetchQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("feed fetch")
@@ -81,3 +103,14 @@ class FeedFetch(models.Model):
 
     def __str__(self):
         return f"{self.status} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def client_of(cls, request):
+        """Who is asking: one of the shop's own signed-in users, a person's browser, or a program.
+
+        A browser is told by its User-Agent, or by the Sec-Fetch-* headers only browsers send."""
+        if request.user.is_authenticated:
+            return cls.Client.SIGNED_IN
+        if BROWSER_AGENT.match(request.headers.get("User-Agent", "")) or "Sec-Fetch-Mode" in request.headers:
+            return cls.Client.BROWSER
+        return cls.Client.PROGRAM

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from lxml import etree
 
 from catalog.offers import OfferError, iter_offers
@@ -112,13 +113,15 @@ def _remove_abandoned_builds():
 
 def fetch_evidence(job):
     """What Kaspi's fetches say, for the registry's `feed_fetched` expectation: nothing is expected
-    before the first publication; a fetch answered other than 200 or 304 is a failure."""
+    before the first publication; a fetch answered other than 200 or 304 is a failure. A person
+    checking the URL in a browser or signed in counts for nothing, either way."""
     first = (FeedRun.objects.filter(outcome=FeedRun.Outcome.PUBLISHED, finished__isnull=False)
              .order_by("started").values_list("finished", flat=True).first())
     if first is None:
         return Evidence()  # nothing to fetch yet
-    last_ok = FeedFetch.objects.filter(status__in=FETCH_OK).order_by("-at").values_list("at", flat=True).first()
-    failed = FeedFetch.objects.exclude(status__in=FETCH_OK).filter(at__gte=first)
+    fetches = FeedFetch.objects.by_kaspi()
+    last_ok = fetches.filter(status__in=FETCH_OK).order_by("-at").values_list("at", flat=True).first()
+    failed = fetches.exclude(status__in=FETCH_OK).filter(at__gte=first)
     if last_ok:
         failed = failed.filter(at__gt=last_ok)
     streak = failed.count()
@@ -151,7 +154,9 @@ def _build(run, work, *, dry_run, force):
     run.valid, run.validation_errors = not errors, "\n".join(errors)
     if errors:
         run.outcome = FeedRun.Outcome.INVALID
-        run.reason = _("The feed does not match the schema (%(count)d errors), first: %(error)s") % {
+        run.reason = ngettext("The feed does not match the schema (%(count)d error), first: %(error)s",
+                              "The feed does not match the schema (%(count)d errors), first: %(error)s",
+                              len(errors)) % {
             "count": len(errors), "error": errors[0],
         }
         return

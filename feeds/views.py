@@ -37,8 +37,9 @@ def kaspi_feed(request, token):
         response = HttpResponse(_("No feed has been published yet."), status=503, headers={"Retry-After": "600"})
     sent = int(response["Content-Length"]) if request.method == "GET" and response.status_code == 200 else 0
     FeedFetch.objects.create(
-        client_ip=request.META.get("REMOTE_ADDR") or None,
+        client_ip=client_ip(request) or None,
         user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_LENGTH],
+        client=FeedFetch.client_of(request),
         status=response.status_code,
         bytes=sent,
         run=run,

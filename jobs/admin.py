@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from django_q.admin import ScheduleAdmin
+from django_q.models import Schedule
 
 from common.admin import ReadOnlyLogAdmin
+from common.errors import error_summary
 from common.format import seconds
 
 from . import registry
@@ -26,7 +29,7 @@ class JobRunAdmin(ReadOnlyLogAdmin):
         "skipped", "vanished", "requests", "error_short",
     ]
     list_filter = [JobFilter, "outcome", "started"]
-    search_fields = ["error", "notes"]
+    search_fields = ["error__fold", "notes__fold"]
     date_hierarchy = "started"
 
     @admin.display(description=_("job"), ordering="kind")
@@ -39,4 +42,19 @@ class JobRunAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description=_("error"))
     def error_short(self, obj):
-        return obj.error[:120]
+        return error_summary(obj.error)
+
+
+class JobScheduleAdmin(ScheduleAdmin):
+    """django-q's schedules, each named by its job's title rather than by the job's code name."""
+
+    list_display = ["id", "job", "schedule_type", "minutes", "repeats", "next_run", "get_last_run", "get_success"]
+    list_display_links = ["id", "job"]
+
+    @admin.display(description=_("job"), ordering="name")
+    def job(self, obj):
+        return registry.title(obj.name)
+
+
+admin.site.unregister(Schedule)
+admin.site.register(Schedule, JobScheduleAdmin)

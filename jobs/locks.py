@@ -8,11 +8,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils.translation import gettext
 
 
 class JobBusy(Exception):
     """Another run of the same job holds the lock."""
+
+
+def _busy(name):
+    return JobBusy(gettext("%(name)s is already running") % {"name": name})
 
 
 @contextmanager
@@ -28,16 +33,31 @@ def job_lock(name):
 
 @contextmanager
 def _advisory_lock(name):
+    """A session's advisory lock is reentrant: taken again in the same connection it is granted, so the
+    keys this connection holds are kept, and a second taker is refused like one in another connection."""
     key = zlib.crc32(f"kaspiconnect:{name}".encode())
+    held = _advisory_locks_held()
+    if key in held:
+        raise _busy(name)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         if not cursor.fetchone()[0]:
-            raise JobBusy(f"{name} is already running")
+            raise _busy(name)
+    held.add(key)
     try:
         yield
     finally:
+        held.discard(key)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _advisory_locks_held():
+    """The keys this thread's connection (its own DatabaseWrapper) holds advisory locks on."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if not hasattr(wrapper, "advisory_locks_held"):
+        wrapper.advisory_locks_held = set()
+    return wrapper.advisory_locks_held
 
 
 @contextmanager
@@ -48,7 +68,7 @@ def _file_lock(name):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise JobBusy(f"{name} is already running") from None
+            raise _busy(name) from None
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import registry
@@ -56,20 +57,41 @@ class JobRun(models.Model):
     def verdict(self):
         """ "done", "done with 2 skipped", or what went wrong: a skipped record never fails a run."""
         if self.outcome == self.Outcome.OK:
-            return f"done with {self.skipped} skipped" if self.skipped else "done"
+            if self.skipped:
+                return ngettext("done with %(count)d skipped", "done with %(count)d skipped",
+                                self.skipped) % {"count": self.skipped}
+            return gettext("done")
         if self.outcome == self.Outcome.FAILED:
-            return f"failed: {self.error}"
-        return f"{self.outcome}: {self.error}" if self.error else self.outcome
+            return gettext("failed: %(error)s") % {"error": self.error}
+        if self.outcome == self.Outcome.SKIPPED and self.error:
+            return gettext("skipped: %(error)s") % {"error": self.error}
+        return self.get_outcome_display()
+
+    def counted(self, field):
+        """One of the run's counts in words ("5 received"), with the plural its number needs."""
+        return COUNTS[field] % {"count": getattr(self, field)}
 
     @property
     def summary(self):
         """The verdict and the counts, for the queue's result and the logs."""
         counts = ", ".join(
-            f"{count} {field}" for field in ("received", "created", "updated", "unchanged", "vanished")
-            if (count := getattr(self, field))
+            self.counted(field) for field in ("received", "created", "updated", "unchanged", "vanished")
+            if getattr(self, field)
         )
         return f"{self.verdict} ({counts})" if counts else self.verdict
 
     @property
     def duration(self):
         return (self.finished - self.started) if self.finished else None
+
+
+# The counts of a run in words; the number comes from "count" when the text is filled in.
+COUNTS = {
+    "received": ngettext_lazy("%(count)d received", "%(count)d received", "count"),
+    "created": ngettext_lazy("%(count)d created", "%(count)d created", "count"),
+    "updated": ngettext_lazy("%(count)d updated", "%(count)d updated", "count"),
+    "unchanged": ngettext_lazy("%(count)d unchanged", "%(count)d unchanged", "count"),
+    "skipped": ngettext_lazy("%(count)d skipped", "%(count)d skipped", "count"),
+    "vanished": ngettext_lazy("%(count)d vanished", "%(count)d vanished", "count"),
+    "requests": ngettext_lazy("%(count)d request", "%(count)d requests", "count"),
+}

@@ -16,6 +16,7 @@ class KaspiconnectConfig(AppConfig):
         admin.site.site_header = _("kaspiconnect: Al-Style → Kaspi.kz")
         admin.site.site_title = "kaspiconnect"
         admin.site.index_title = _("Dashboard")
+        admin.site.empty_value_display = "—"  # nothing reads as a dash everywhere, as `common.format` writes it
         _actions_need_permissions()
 
 

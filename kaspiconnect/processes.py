@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.utils.translation import gettext
+
 GRACE_SECONDS = 20
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,9 +32,9 @@ def run_web_and_queue(*, address=None, extra_env=None, out=print):
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-        out("a process stopped; shutting down")
+        out(gettext("a process stopped; shutting down"))
     except KeyboardInterrupt:
-        out("stopping…")
+        out(gettext("stopping…"))
     finally:
         for name in (signal.SIGINT, signal.SIGTERM):
             signal.signal(name, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short

@@ -142,6 +142,12 @@ KASPI_TOKEN = _read("KASPI_TOKEN", env.str, "")
 KASPI_MIN_INTERVAL = _read("KASPI_MIN_INTERVAL", env.float, 0.25, lambda v: v >= 0, "a number of seconds >= 0")
 KASPI_MERCHANT_ID = _read("KASPI_MERCHANT_ID", env.str, "")
 KASPI_COMPANY = _read("KASPI_COMPANY", env.str, "")
+# The project's own sandbox, set by `manage.py demo` only: while KASPI_API_URL points into it, the
+# admin links to the sandbox's pages (what it "texted" buyers). Empty in a real setup.
+SANDBOX_URL = _read(
+    "SANDBOX_URL", env.str, "", lambda v: not v or re.fullmatch(r"https?://[^\s/]+", v),
+    "http(s)://host:port or nothing",
+)
 HTTP_TIMEOUT = _read("HTTP_TIMEOUT", env.float, 30.0, lambda v: v > 0, "seconds > 0")
 HTTP_RETRIES = _read("HTTP_RETRIES", env.int, 4, lambda v: 0 <= v <= 10, "0 to 10")
 HTTP_BACKOFF = _read("HTTP_BACKOFF", env.float, 2.0, lambda v: v >= 0, "seconds >= 0")
@@ -157,6 +163,8 @@ SKU_PREFIX = _read(
 STOCK_MORE_THAN = _read("STOCK_MORE_THAN", env.int, None, lambda v: v is None or v >= 0, "an integer >= 0")
 # A rule price that moves more than this from the published one waits for a manager.
 PRICE_GUARD_PERCENT = _read("PRICE_GUARD_PERCENT", env.int, 30, lambda v: v > 0, "a percent > 0")
+# Hiding more products than this at once from the product list asks for a confirmation first.
+BULK_HIDE_CONFIRM_OVER = _read("BULK_HIDE_CONFIRM_OVER", env.int, 20, lambda v: v >= 0, "an integer >= 0")
 
 # --- money --------------------------------------------------------------------------------------
 # Kaspi's commission (VAT included) for a category the commission table does not list: 12.5 % is

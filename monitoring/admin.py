@@ -1,3 +1,5 @@
+from axes.admin import AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -27,9 +29,17 @@ class AlertAdmin(ReadOnlyLogAdmin):
 
     list_display = ["subject", "kind", "opened", "resolved", "is_delivered", "delivered"]
     list_filter = [StateFilter, "kind"]
-    search_fields = ["key", "subject", "message"]
+    search_fields = ["key", "subject__fold", "message__fold"]
     date_hierarchy = "opened"
-    fields = ["key", "kind", "subject", "message", "opened", "resolved", "delivered", "undelivered", "error"]
+    # The key ("status-failed:12") is the code's handle on a problem: searchable, not shown.
+    fields = ["kind", "subject", "message", "opened", "resolved", "delivered", "undelivered_display", "error"]
+    readonly_fields = ["undelivered_display"]
+
+    @admin.display(description=_("not yet delivered to"))
+    def undelivered_display(self, alert):
+        names = {"telegram": "Telegram", "email": _("e-mail")}
+        channels = [names.get(channel, channel) for channel in alert.undelivered.split()]
+        return ", ".join(str(channel) for channel in channels) or "—"
 
     @admin.display(description=_("delivered"), boolean=True)
     def is_delivered(self, alert):
@@ -42,5 +52,20 @@ class SecurityEventAdmin(ReadOnlyLogAdmin):
 
     list_display = ["at", "kind", "user", "address", "message"]
     list_filter = ["kind", "at"]
-    search_fields = ["user", "address", "message"]
+    search_fields = ["user__fold", "address", "message__fold"]
     date_hierarchy = "at"
+
+
+# django-axes' login logs are a security log too: read-only here (old rows go by `manage.py axes_reset_logs
+# --age DAYS`). Its access attempts stay deletable: deleting one is how an admin unlocks a login.
+class LoginLogAdmin(ReadOnlyLogAdmin, AccessLogAdmin):
+    pass
+
+
+class LoginFailureLogAdmin(ReadOnlyLogAdmin, AccessFailureLogAdmin):
+    pass
+
+
+for model, model_admin in [(AccessLog, LoginLogAdmin), (AccessFailureLog, LoginFailureLogAdmin)]:
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -5,8 +5,11 @@ compares the problems it finds now with the `Alert` rows:
 
 - a new problem opens its row and sends one message; nothing more while it stays open;
 - a problem that has gone closes its row and sends one "back to normal" message;
-- a notice (a status change Kaspi refused, an order or a supplier order awaiting approval, a supplier
-  order held, cancelled or shorted) is sent once and closed;
+- a notice (a status change Kaspi refused, a supplier order held, cancelled or shorted) is sent once
+  and closed;
+- a proposal awaiting a person (a status change or a supplier order awaiting approval, prices the
+  guard held) is sent once and stays open, however long it waits, until it is decided; then its row
+  closes without a message (whoever decided knows);
 - a message a channel did not take (Telegram down, SMTP refused) is sent again on the next check.
 """
 
@@ -23,6 +26,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from catalog.models import Product
 from common.format import tenge
 from common.http import ApiError, call, describe_status
 from common.log import mask_secrets
@@ -75,7 +79,7 @@ def alerts_check():
             if alert is None or (alert.resolved and problem.kind not in Alert.NOTICES):
                 result.opened.append(_open(alert or Alert(key=key), problem, now))
         for alert in open_problems().exclude(key__in=list(problems)):
-            result.recovered.append(_recover(alert, now))
+            result.recovered.append(_decided(alert, now) if alert.kind in Alert.DECISIONS else _recover(alert, now))
         for alert in Alert.objects.exclude(undelivered="").order_by("opened"):
             if not _deliver(alert, now):
                 result.undelivered.append(alert)
@@ -89,8 +93,9 @@ def alerts_check():
 def _problems(now):
     yield from _failing_jobs(now)
     yield from _refused_status_changes(now)
-    yield from _approvals_needed(now)
+    yield from _approvals_needed()
     yield from _supplier_orders(now)
+    yield from _prices_held()
 
 
 def _failing_jobs(now):
@@ -131,10 +136,8 @@ def _refused_status_changes(now):
         )
 
 
-def _approvals_needed(now):
-    changes = StatusChange.objects.filter(
-        state=StatusChange.State.PENDING, requested_at__gte=now - NOTICE_WINDOW
-    ).select_related("order", "requested_by")
+def _approvals_needed():
+    changes = StatusChange.objects.filter(state=StatusChange.State.PENDING).select_related("order", "requested_by")
     for change in changes:
         who = (_("proposed automatically") if change.proposed
                else _("requested by %(user)s") % {"user": change.requested_by or "—"})
@@ -154,11 +157,20 @@ def _supplier_orders(now):
     for event in events:
         yield Problem(f"supplier-order:{event.pk}", Alert.Kind.SUPPLIER_ORDER,
                       _("Supplier order %(number)s") % {"number": event.supplier_order_id}, event.text[:1000])
-    proposals = SupplierOrder.objects.filter(state=SupplierOrder.State.PROPOSED, created_at__gte=now - NOTICE_WINDOW)
+    proposals = SupplierOrder.objects.filter(state=SupplierOrder.State.PROPOSED)
     for proposal in proposals:
         yield Problem(f"supplier-approval:{proposal.pk}", Alert.Kind.APPROVAL,
                       _("Supplier order %(number)s") % {"number": proposal.pk},
                       _("awaits approval. Expected total %(total)s.") % {"total": tenge(proposal.expected_total)})
+
+
+def _prices_held():
+    """One problem for all the prices the guard holds: open while any awaits confirmation."""
+    count = Product.objects.filter(proposed_price__isnull=False).count()
+    if count:
+        yield Problem("prices-held", Alert.Kind.APPROVAL, _("Product prices"),
+                      ngettext("%(count)d price held by the guard awaits confirmation.",
+                               "%(count)d prices held by the guard await confirmation.", count) % {"count": count})
 
 
 def _at(moment):
@@ -169,12 +181,23 @@ def _at(moment):
 
 def _open(alert, problem, now):
     notice = problem.kind in Alert.NOTICES
+    told = notice or problem.kind in Alert.DECISIONS  # news for a person, not a fault
     alert.kind, alert.subject = problem.kind, problem.subject[:255]
     alert.opened, alert.resolved = now, now if notice else None
-    alert.message = f"{'🔔' if notice else '⚠️'} {problem.subject}: {problem.details}"
+    alert.message = f"{'🔔' if told else '⚠️'} {problem.subject}: {problem.details}"
     alert.undelivered, alert.error = " ".join(_channels()), ""
     alert.save()
-    log.log(logging.INFO if notice else logging.WARNING, "alert %s: %s", alert.key, alert.message)
+    log.log(logging.INFO if told else logging.WARNING, "alert %s: %s", alert.key, alert.message)
+    return alert
+
+
+def _decided(alert, now):
+    """A proposal no longer waits: its row closes, and a message nobody has had yet is not sent any more."""
+    alert.message = f"✅ {alert.subject}: " + _("decided (it waited %(duration)s).") % {
+        "duration": timesince(alert.opened, now)}
+    alert.resolved, alert.undelivered, alert.error = now, "", ""
+    alert.save()
+    log.info("alert %s: %s", alert.key, alert.message)
     return alert
 
 

@@ -5,7 +5,7 @@ are; `admin_index` puts it above the admin's own app list. Open alerts come firs
 something someone has to fix.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 
 from catalog.models import Product
 from common.format import tenge
+from common.sandbox import sandbox_in_use
 from feeds.models import FeedFetch, FeedRun
 from jobs import registry
 from jobs.health import FAILING, LATE, OK, job_health
@@ -51,6 +52,7 @@ class Tile:
     error: str = ""
     detail: str = ""
     url: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,18 +98,44 @@ COLOURS = {OK: "green", LATE: "amber", FAILING: "red"}
 def _tiles(request, now):
     """A tile for every job and expectation of the registry: a failing full sync is not hidden by a
     stock refresh that works, each has its own."""
-    return [_tile(job_health(job, now), now, url=_job_url(request, job)) for job in registry.JOBS.values()]
+    return [_tile(job_health(job, now), now, url=_job_url(request, job), notes=JOB_NOTES.get(job.name, list)())
+            for job in registry.JOBS.values()]
 
 
-def _tile(health, now, *, url):
+def _tile(health, now, *, url, notes):
     detail = ""
     if health.streak > 1:
         detail = ngettext("failed %(count)d time in a row", "failed %(count)d times in a row",
                           health.streak) % {"count": health.streak}
     return Tile(
         capfirst(health.job.title), COLOURS[health.state], health.reason, health.last_ok, _age(health.last_ok, now),
-        error=_short(health.last_error) if health.streak else "", detail=detail, url=url,
+        error=_short(health.last_error) if health.streak else "", detail=detail, url=url, notes=notes,
     )
+
+
+def _fetch_notes():
+    """Who fetched the feed: the last fetch counted as Kaspi's, and a newer one that was not (a person
+    checking the URL), so nobody takes their own check for Kaspi's."""
+    counted = FeedFetch.objects.by_kaspi().first()
+    latest = FeedFetch.objects.first()
+    notes = []
+    if counted:
+        notes.append(_("Last fetch: %(client)s") % {"client": _fetch_client(counted)})
+    if latest and latest.client != FeedFetch.Client.PROGRAM:
+        when = date_format(timezone.localtime(latest.at), "SHORT_DATETIME_FORMAT")
+        notes.append(_("Not counted: %(who)s at %(when)s, %(client)s") % {
+            "who": latest.get_client_display(), "when": when, "client": _fetch_client(latest)})
+    if sandbox_in_use():
+        notes.append(_("Demo: Kaspi's fetch is simulated by the sandbox."))
+    return notes
+
+
+def _fetch_client(fetch):
+    agent = Truncator(fetch.user_agent).chars(120) or _("no User-Agent")
+    return f"{fetch.client_ip or '—'} · {agent}"
+
+
+JOB_NOTES = {"feed_fetched": _fetch_notes}
 
 
 def _job_url(request, job):
@@ -221,8 +249,11 @@ def _order_charts(now):
     labels = [date_format(day, "d.m") for day in days]
     long_labels = [date_format(day, "SHORT_DATE_FORMAT") for day in days]
 
-    orders_title = _("Orders per day, last %(days)d days: %(total)d") % {"days": CHART_DAYS, "total": sum(counts)}
-    revenue_title = _("Revenue per day, last %(days)d days: %(total)s") % {
+    orders_title = ngettext("Orders per day, last %(days)d day: %(total)d",
+                            "Orders per day, last %(days)d days: %(total)d", CHART_DAYS) % {
+        "days": CHART_DAYS, "total": sum(counts)}
+    revenue_title = ngettext("Revenue per day, last %(days)d day: %(total)s",
+                             "Revenue per day, last %(days)d days: %(total)s", CHART_DAYS) % {
         "days": CHART_DAYS, "total": tenge(sum(revenue)),
     }
     order_bars = [
@@ -251,7 +282,8 @@ def _offers_chart(now):
         .values_list("started", "offers", "available_offers")[:FEED_RUNS_SHOWN]
     )
     runs = list(newest_first)[::-1]
-    title = _("Offers in published feeds, last %(days)d days") % {"days": CHART_DAYS}
+    title = ngettext("Offers in published feeds, last %(days)d day", "Offers in published feeds, last %(days)d days",
+                     CHART_DAYS) % {"days": CHART_DAYS}
     if not runs:
         return {"title": title, "svg": "", "empty": _("No feed was published in this time.")}
     started, offers, available = zip(*runs)

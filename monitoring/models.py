@@ -7,7 +7,8 @@ class Alert(models.Model):
     """One problem people were told about (see `monitoring.alerts`): one row per problem key.
 
     A problem that can end is told once when it opens and once when it ends; a notice (a refused
-    status change, an order awaiting approval) is told once and closed at once.
+    status change, a supplier order held) is told once and closed at once; a proposal awaiting a
+    person's decision is told once and stays open until it is decided, then closes without a message.
     """
 
     class Kind(models.TextChoices):
@@ -20,7 +21,8 @@ class Alert(models.Model):
         APPROVAL = "approval", _("approval needed")
         SUPPLIER_ORDER = "supplier_order", _("supplier order")
 
-    NOTICES = [Kind.STATUS_FAILED, Kind.APPROVAL, Kind.SUPPLIER_ORDER]
+    NOTICES = [Kind.STATUS_FAILED, Kind.SUPPLIER_ORDER]
+    DECISIONS = [Kind.APPROVAL]
 
     key = models.CharField(_("problem key"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)

@@ -10,11 +10,23 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from common.admin import ReadOnlyLogAdmin
-from common.format import decimal, tenge, tenge_display
+from common.admin import PhoneSearchMixin, ReadOnlyLogAdmin
+from common.errors import error_summary
+from common.format import decimal, decimal_display, tenge, tenge_display
+from common.sandbox import buyer_sms_url
 
-from . import changes, money
-from .models import CommissionRate, Order, OrderEntry, OrderEvent, StatusChange
+from . import changes, money, stock
+from .models import (
+    CancellationReason,
+    CommissionRate,
+    Order,
+    OrderEntry,
+    OrderEvent,
+    PaymentMode,
+    StatusChange,
+    label_of,
+)
+from .money import SEES_MONEY
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -28,8 +40,6 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-# The shop's margins (costs, commission, profit) are for those who may read the sales reports.
-SEES_MONEY = "reports.view_reports"
 LINE_MONEY = ["unit_cost_display", "commission_display", "delivery_share_display", "profit_display"]
 
 
@@ -44,8 +54,8 @@ def profit_text(profit, unknown):
 
 class OrderEntryInline(ReadOnlyInline):
     model = OrderEntry
-    fields = ["sku", "goods", "category_title", "quantity", "own_units", "unit_price_display", "total_display",
-              "unit_cost_display", "commission_display", "delivery_share_display", "profit_display"]
+    fields = ["sku", "goods", "category_title", "quantity", "own_units", "stock_display", "unit_price_display",
+              "total_display", "unit_cost_display", "commission_display", "delivery_share_display", "profit_display"]
     readonly_fields = fields
     unit_price_display = tenge_display("unit_price", _("unit price"))
     total_display = tenge_display("total_price", _("total"))
@@ -53,7 +63,8 @@ class OrderEntryInline(ReadOnlyInline):
     delivery_share_display = tenge_display("delivery_share", _("delivery share"))
 
     def get_queryset(self, request):
-        return money.with_profit(super().get_queryset(request).select_related("product"))
+        return money.with_profit(super().get_queryset(request).select_related("product")).annotate(
+            reserved_units=stock.reserved_of_product(OuterRef("product")))
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -68,6 +79,16 @@ class OrderEntryInline(ReadOnlyInline):
             _("%(kg)s kg") % {"kg": decimal(obj.weight)} if obj.weight is not None else "",
             obj.unit_type) if part)
         return format_html("{}<br><small>{}</small>", name, details) if details else name
+
+    @admin.display(description=_("stock now"))
+    def stock_display(self, obj):
+        """What there is of the line's product now: the supplier's stock, the shop's shelf, what open orders hold."""
+        product = obj.product
+        if product is None:
+            return "—"
+        return format_html("{}<br>{}<br>{}", _("supplier: %(units)d") % {"units": product.stock},
+                           _("own: %(units)d") % {"units": product.own_stock},
+                           _("held by open orders: %(units)d") % {"units": obj.reserved_units or 0})
 
     @admin.display(description=_("Kaspi commission"))
     def commission_display(self, obj):
@@ -167,33 +188,35 @@ class ReturnsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = ["code", "created_at_kaspi", "customer_name", "total_display", "profit_display", "delivery_mode",
-                    "state", "status", "hand_over_display", "pending_change"]
+class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
+    # What needs doing first (Kaspi's status, a change waiting), then who and how much; Kaspi's state is a filter.
+    list_display = ["code", "status", "pending_change", "hand_over_display", "created_at_kaspi", "customer_name",
+                    "total_display", "profit_display", "delivery_mode"]
     list_filter = ["state", "status", HandOverFilter, ReturnsFilter, "delivery_mode", "is_kaspi_delivery",
                    "assembled", "pre_order", "created_at_kaspi"]
-    search_fields = ["=code", "customer_phone", "customer_name", "entries__sku"]
+    search_fields = ["=code", "phone_digits", "customer_search__fold", "entries__sku"]
+    phone_search_field = "phone_digits"
     date_hierarchy = "created_at_kaspi"
     inlines = [OrderEntryInline, StatusChangeInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
     fieldsets = [
         (None, {"fields": ["code", "status", "state", "created_at_kaspi", "approved_by_bank_at",
-                           "planned_delivery_date", "cancellation_reason"]}),
+                           "planned_delivery_date", "cancellation_reason_display"]}),
         (_("Customer"), {"fields": ["customer_name", "customer_phone"]}),
         (_("Delivery"), {"fields": ["delivery_mode", "is_kaspi_delivery", "express", "delivery_address",
                                     "pickup_point_id", "signature_required", "pre_order", "reservation_date"]}),
         (_("Kaspi Delivery"), {"fields": ["assembled", "waybill_link", "courier_transmission_planning_date",
                                           "courier_transmission_date", "returned_to_warehouse"]}),
         (_("Money"), {"fields": ["total_display", "profit_display", "delivery_cost_display",
-                                 "delivery_cost_for_seller_display", "payment_mode", "credit_term"]}),
-        (_("Kaspi"), {"fields": ["kaspi_id", "imported_at", "updated_at"]}),
+                                 "delivery_cost_for_seller_display", "payment_display", "credit_term"]}),
+        (_("Kaspi"), {"fields": ["imported_at", "updated_at"]}),  # Kaspi's own id is for the API, not people
     ]
     actions = ["request_accept", "request_assemble", "request_cancel_out_of_stock", "request_cancel_buyer",
                "request_cancel_unreachable", "request_completion_code", "request_arrived", "request_returned"]
     MONEY = ["total_display", "profit_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
 
     # Buyers' personal data only for those with the permission for it.
-    CUSTOMER_FIELDS = ["customer_name", "customer_phone", "delivery_address"]
+    CUSTOMER_FIELDS = ["customer_name", "customer_phone", "delivery_address", "customer_search", "phone_digits"]
 
     def _sees_customers(self, request):
         return request is not None and request.user.has_perm("orders.view_customer_data")
@@ -209,7 +232,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request):
         fields = super().get_search_fields(request)
-        return fields if self._sees_customers(request) else [f for f in fields if f not in self.CUSTOMER_FIELDS]
+        return fields if self._sees_customers(request) else [
+            f for f in fields if f.split("__")[0] not in self.CUSTOMER_FIELDS]
 
     def get_fieldsets(self, request, obj=None):
         hidden = self._hidden(request)
@@ -219,7 +243,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Everything here is Kaspi's.
-        return [field.name for field in Order._meta.fields] + self.MONEY + ["waybill_link"]
+        return [field.name for field in Order._meta.fields] + self.MONEY + [
+            "waybill_link", "payment_display", "cancellation_reason_display"]
+
+    @admin.display(description=_("payment"))
+    def payment_display(self, obj):
+        return label_of(PaymentMode, obj.payment_mode)
+
+    @admin.display(description=_("cancellation reason"))
+    def cancellation_reason_display(self, obj):
+        return label_of(CancellationReason, obj.cancellation_reason)
 
     def has_add_permission(self, request):
         return False
@@ -275,12 +308,17 @@ class OrderAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         active = StatusChange.objects.filter(order_id=object_id, state__in=StatusChange.ACTIVE).first()
         order = self.get_object(request, object_id)
+        # Only what Kaspi would take now, and nothing while a change is on its way (a pending one may be replaced).
+        in_flight = active is not None and active.state != StatusChange.State.PENDING
+        requestable = order is not None and not in_flight and bool(changes.allowed_actions(order))
         extra = {
-            "status_form": StatusRequestForm(order=order) if order else None,
+            "status_form": StatusRequestForm(order=order) if requestable else None,
+            "change_in_flight": in_flight,
             "status_url": reverse("admin:orders_order_status", args=[object_id]),
             "active_change": active,
             "can_request": request.user.has_perm("orders.add_statuschange"),
             "can_approve": request.user.has_perm("orders.approve_statuschange"),
+            "buyer_sms_url": buyer_sms_url(order.code) if order else "",  # the demo only
         }
         # Every field is Kaspi's: nothing to save here; status changes go through the panel above.
         extra.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
@@ -369,22 +407,22 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(admin.ModelAdmin):
+class StatusChangeAdmin(ReadOnlyLogAdmin):
+    """Requested from the order page or its list, decided by the actions here; never edited or deleted."""
+
     list_display = ["requested_at", "order", "action", "state", "reason", "proposed", "requested_by", "approved_by",
-                    "attempts", "message"]
+                    "attempts", "message_short"]
     list_filter = ["state", "action", "proposed", "requested_at"]
     list_select_related = ["order", "requested_by", "approved_by"]
-    search_fields = ["=order__code", "message"]
+    search_fields = ["=order__code", "message__fold"]
     # The buyer's completion code is never shown once given: it completes the order.
     exclude = ["security_code"]
     readonly_fields = [field.name for field in StatusChange._meta.fields if field.name != "security_code"]
     actions = ["approve", "reject"]
 
-    def has_add_permission(self, request):
-        return False  # requested from the order page or its list
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description=_("message"))
+    def message_short(self, obj):
+        return error_summary(obj.message)
 
     @admin.action(description=_("Approve and send to Kaspi"), permissions=["approve"])
     def approve(self, request, queryset):
@@ -415,16 +453,17 @@ class OrderEventAdmin(ReadOnlyLogAdmin):
     list_display = ["at", "order", "status", "state", "text", "user"]
     list_filter = ["status", "at"]
     list_select_related = ["order", "user"]
-    search_fields = ["=order__code", "text"]
+    search_fields = ["=order__code", "text__fold"]
 
 
 @admin.register(CommissionRate)
 class CommissionRateAdmin(admin.ModelAdmin):
     """Kaspi's tariff per category; the order lines of a category take its rate as soon as it is saved."""
 
-    list_display = ["category_title", "percent", "updated_at"]
+    list_display = ["category_title", "percent_display", "updated_at"]
+    percent_display = decimal_display("percent", _("commission, %"))
     change_list_template = "admin/change_list_note.html"
-    search_fields = ["category_title"]
+    search_fields = ["category_title__fold"]
 
     def changelist_view(self, request, extra_context=None):
         note = _("A category not listed here pays %(percent)s %% (KASPI_COMMISSION_PERCENT). Order lines are matched "

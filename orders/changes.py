@@ -210,7 +210,8 @@ def _check_extras(action, *, reason, comment, security_code, places, line, keep)
         raise StatusChangeRefused(_("a cancellation needs one of Kaspi's reasons: %(reasons)s") % {"reasons": reasons})
     if len(comment) > MAX_COMMENT:
         raise StatusChangeRefused(
-            _("a cancellation comment may be at most %(limit)d characters") % {"limit": MAX_COMMENT}
+            ngettext("a cancellation comment may be at most %(limit)d character",
+                     "a cancellation comment may be at most %(limit)d characters", MAX_COMMENT) % {"limit": MAX_COMMENT}
         )
     if security_code and not security_code.isdigit():
         raise StatusChangeRefused(_("the buyer's code is digits only"))

@@ -6,6 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from common.format import decimal
+from common.search import SearchField, with_derived
+from common.text import fold, phone_digits
+
 
 class KaspiStatus(models.TextChoices):
     APPROVED_BY_BANK = "APPROVED_BY_BANK", _("approved by bank")
@@ -33,10 +37,45 @@ class DeliveryMode(models.TextChoices):
     DELIVERY_REGIONAL_PICKUP = "DELIVERY_REGIONAL_PICKUP", _("regional, pickup point")
 
 
+class PaymentMode(models.TextChoices):
+    """Kaspi's `paymentMode`: stored as Kaspi sends it, shown by its label."""
+
+    PREPAID = "PREPAID", _("paid")
+    PAY_WITH_CREDIT = "PAY_WITH_CREDIT", _("in credit or instalments")
+
+
+class CancellationReason(models.TextChoices):
+    """Kaspi's cancellation reasons: the ones a shop sends, and the ones an imported order may carry."""
+
+    BUYER_CANCELLATION_BY_MERCHANT = "BUYER_CANCELLATION_BY_MERCHANT", _("buyer asked to cancel")
+    BUYER_NOT_REACHABLE = "BUYER_NOT_REACHABLE", _("buyer not reachable")
+    MERCHANT_OUT_OF_STOCK = "MERCHANT_OUT_OF_STOCK", _("out of stock")
+
+
+def label_of(choices, code):
+    """A Kaspi code in words: its label when known; an unknown code as it came; "—" for none."""
+    if not code:
+        return "—"
+    try:
+        return choices(code).label
+    except ValueError:
+        return code
+
+
 # Orders in these statuses hold stock: the buyer paid, the goods have not left yet.
 OPEN_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT]
 # Nothing changes after these; every other status may still move at Kaspi.
 FINAL_STATUSES = [KaspiStatus.COMPLETED, KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
+
+
+# How the buyer is found: each search form with the column it is made from and how. Kept apart from
+# each other, so that the phone's form can become a keyed hash without touching the name's.
+CUSTOMER_SEARCH = {"customer_search": ("customer_name", fold), "phone_digits": ("customer_phone", phone_digits)}
+
+
+def customer_search_fields(fields):
+    """The search forms of the buyer's name and phone among `fields` (Order columns by name)."""
+    return {field: form(fields[source]) for field, (source, form) in CUSTOMER_SEARCH.items() if source in fields}
 
 
 class OrderQuerySet(models.QuerySet):
@@ -79,6 +118,8 @@ class Order(models.Model):
     pre_order = models.BooleanField(_("pre-order"), default=False)
     customer_name = models.CharField(_("customer"), max_length=255, blank=True)
     customer_phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
+    customer_search = SearchField(_("customer, for search"))
+    phone_digits = models.CharField(_("phone digits"), max_length=32, blank=True, editable=False, db_index=True)
     created_at_kaspi = models.DateTimeField(_("created"), db_index=True)
     approved_by_bank_at = models.DateTimeField(_("approved by bank"), null=True, blank=True)
     planned_delivery_date = models.DateTimeField(_("planned delivery"), null=True, blank=True)
@@ -115,6 +156,13 @@ class Order(models.Model):
 
     def __str__(self):
         return f"№{self.code}"
+
+    def save(self, *args, **kwargs):
+        for field, (source, form) in CUSTOMER_SEARCH.items():
+            setattr(self, field, form(getattr(self, source)))
+        sources = {field: [source] for field, (source, _form) in CUSTOMER_SEARCH.items()}
+        kwargs["update_fields"] = with_derived(kwargs.get("update_fields"), sources)
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self):
@@ -176,7 +224,7 @@ class OrderEntry(models.Model):
         constraints = [models.UniqueConstraint(fields=["order", "kaspi_id"], name="unique_order_entry_kaspi_id")]
 
     def __str__(self):
-        return f"{self.sku} × {self.quantity}"
+        return f"{self.name} ({self.sku}) × {self.quantity}"
 
 
 class CommissionRate(models.Model):
@@ -197,7 +245,7 @@ class CommissionRate(models.Model):
         ordering = ["category_title"]
 
     def __str__(self):
-        return f"{self.category_title}: {self.percent} %"
+        return f"{self.category_title}: {decimal(self.percent)} %"
 
 
 class OrderEvent(models.Model):
@@ -248,10 +296,7 @@ class StatusChange(models.Model):
         REJECTED = "rejected", _("rejected")
         SUPERSEDED = "superseded", _("superseded")
 
-    class Reason(models.TextChoices):
-        BUYER_CANCELLATION_BY_MERCHANT = "BUYER_CANCELLATION_BY_MERCHANT", _("buyer asked to cancel")
-        BUYER_NOT_REACHABLE = "BUYER_NOT_REACHABLE", _("buyer not reachable")
-        MERCHANT_OUT_OF_STOCK = "MERCHANT_OUT_OF_STOCK", _("out of stock")
+    Reason = CancellationReason
 
     ACTIVE = [State.PENDING, State.APPROVED, State.SENDING, State.UNCERTAIN, State.APPLYING]
 

@@ -13,6 +13,9 @@ from django.db.models import Count, ExpressionWrapper, F, IntegerField, OuterRef
 
 from .models import CommissionRate, KaspiStatus, Order, OrderEntry
 
+# The shop's margins (costs, commission, profit) are for those who may read the sales reports.
+SEES_MONEY = "reports.view_reports"
+
 # Orders that are sales: paid, and not cancelled or returned (yet).
 SOLD_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT, KaspiStatus.COMPLETED]
 

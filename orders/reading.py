@@ -14,7 +14,7 @@ from common.money import parse_money
 from common.text import clean_text
 from jobs.models import JobRun
 
-from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent
+from .models import FINAL_STATUSES, KaspiState, KaspiStatus, Order, OrderEntry, OrderEvent, customer_search_fields
 from .money import order_money_refresh
 from .stock import give_own_stock, order_take_back_returned, stock_follows, take_own_stock
 
@@ -169,7 +169,7 @@ def _customer_fields(customer):
     fields = {"customer_name": name} if name else {}
     if phone and not _is_masked(phone):
         fields["customer_phone"] = phone
-    return fields
+    return {**fields, **customer_search_fields(fields)}  # compared and written with the rest
 
 
 def _is_masked(phone):

@@ -1,7 +1,7 @@
 """Stock and orders: what open orders hold of the supplier's stock, and the shop's own stock (returns)."""
 
 
-from django.db.models import F, IntegerField, Q, Sum, Value
+from django.db.models import F, IntegerField, Q, Subquery, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils.translation import ngettext
 
@@ -21,6 +21,14 @@ def reserved_quantities():
     rows = (OrderEntry.objects.filter(order__status__in=OPEN_STATUSES)
             .values("sku").annotate(units=Sum(HELD_UNITS)).values_list("sku", "units"))
     return {sku: units for sku, units in rows if units}
+
+
+def reserved_of_product(product):
+    """Supplier units open orders hold of a product (a pk, or an `OuterRef` to annotate many), as a subquery;
+    by product, not SKU, as `held_before` counts them."""
+    held = (OrderEntry.objects.filter(order__status__in=OPEN_STATUSES, product=product)
+            .values("product").annotate(units=Sum(HELD_UNITS)).values("units"))
+    return Subquery(held, output_field=IntegerField())
 
 
 def held_before(order):

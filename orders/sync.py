@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F, Min, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from jobs.models import JobRun
 from jobs.runs import locked_run
@@ -42,7 +43,8 @@ def orders_sync(*, days=None, client=None, progress=None):
             for low, high in windows(since, until):
                 _import_window(client, state, low, high, seen, run)
             if progress:
-                progress(f"{state}: {run.received} orders read so far")
+                progress(ngettext("%(state)s: %(count)d order read so far", "%(state)s: %(count)d orders read so far",
+                                  run.received) % {"state": state, "count": run.received})
         _refresh_stale_orders(client, since, seen, run)
         _load_missing_entries(client, run.lines)
         status_changes_settle(client=client)

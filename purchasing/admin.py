@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from catalog.alstyle import AlstyleError
 from common.admin import ReadOnlyLogAdmin
+from common.errors import error_summary
 from common.format import tenge_display
 from orders.admin import OrderAdmin
 
@@ -228,7 +229,7 @@ class SupplierOrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("last outcome"))
     def message_short(self, obj):
-        return obj.message[:120]
+        return error_summary(obj.message)
 
     @admin.display(description=_("power of attorney"))
     def attorney_display(self, obj):
@@ -324,7 +325,7 @@ class SupplierOrderEventAdmin(ReadOnlyLogAdmin):
     list_display = ["at", "supplier_order", "state", "text", "user", "notify"]
     list_filter = ["state", "notify", "at"]
     list_select_related = ["supplier_order", "user"]
-    search_fields = ["=supplier_order__alstyle_id", "text"]
+    search_fields = ["=supplier_order__alstyle_id", "text__fold"]
 
 
 class SupplierOrderInline(ReadOnlyInline):

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.alstyle import ORDER_TYPES, AlstyleClient, AlstyleError
 from common.http import Cause
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 State = SupplierOrder.State
 CART_LOCK = "alstyle-cart"
 MAX_ATTEMPTS = 8  # a send that cannot settle after this many tries is held for a person
-MAX_CANDIDATES = 10  # newest orders of the right day and sum whose carts are read, per lookup
+MAX_CANDIDATES = 10  # newest orders of the right time and sum whose carts are read, per lookup
+CLOCK_SLACK = timedelta(minutes=5)  # how far behind ours Al-Style's clock may be when it dates an order
 
 
 def supplier_order_send(*, supplier_order_id, client=None):
@@ -250,20 +252,18 @@ def _submit_failed(client, supplier_order, cart, exc):
 def _find_submitted(client, supplier_order):
     """(Al-Style order id, its answer) of the order a lost submit made, or None when there is none yet.
 
-    The list does not show `external_id`: a candidate is a new order of the submit's day and sum that
-    no other supplier order has; its cart, read with `order(id)`, must hold exactly our lines.
+    The list does not show `external_id`: a candidate is an order placed since the submit, of its sum,
+    that no other supplier order has; its cart, read with `order(id)`, must hold exactly our lines.
     """
     known = set(SupplierOrder.objects.exclude(pk=supplier_order.pk).exclude(alstyle_id=None)
                 .values_list("alstyle_id", flat=True))
-    day = timezone.localdate(supplier_order.submitted_at)
     ours = _ours(supplier_order)
     candidates = []
     for kind in ORDER_TYPES:  # a new order is usually among the заявки; it may have moved on already
         elements, _pagination = client.orders(type=kind, page=1)
         for element in elements:
             number = whole_number(element.get("id"))
-            if number and number not in known and number not in candidates and _may_be(element, day,
-                                                                                        supplier_order):
+            if number and number not in known and number not in candidates and _may_be(element, supplier_order):
                 candidates.append(number)
     for number in candidates[:MAX_CANDIDATES]:
         order = client.order(number)
@@ -274,11 +274,25 @@ def _find_submitted(client, supplier_order):
     return None
 
 
-def _may_be(element, day, supplier_order):
-    when = day_of(element.get("date"))
+def _may_be(element, supplier_order):
+    """Placed since the submit (an earlier order of the same goods is someone else's) and of its sum."""
+    since = supplier_order.submitted_at - CLOCK_SLACK
+    when, day = moment_of(element.get("date")), day_of(element.get("date"))
+    recent = when >= since if when else day is None or day >= timezone.localdate(since)
     total = whole_number(element.get("sum"))
-    return (when is None or when == day) and (total is None or not supplier_order.submitted_total
-                                               or total == supplier_order.submitted_total)
+    return recent and (total is None or not supplier_order.submitted_total or total == supplier_order.submitted_total)
+
+
+def moment_of(value):
+    """An order's `date` with its time (12.05.2026 10:15:00 or ISO, Almaty time); None when it has none."""
+    text = str(value or "").strip()
+    for pattern, size in (("%d.%m.%Y %H:%M:%S", 19), ("%Y-%m-%d %H:%M:%S", 19), ("%Y-%m-%dT%H:%M:%S", 19),
+                          ("%d.%m.%Y %H:%M", 16)):
+        try:
+            return timezone.make_aware(datetime.strptime(text[:size], pattern))
+        except ValueError:
+            continue
+    return None
 
 
 def day_of(value):
@@ -347,10 +361,14 @@ def _release_reservations(supplier_order):
 
 
 def _take_back(client, supplier_order, cart):
-    """Remove our lines from the cart (we put them into an empty one); what others added stays."""
+    """Remove our lines from the cart (we put them into an empty one); what others added stays, and so
+    does a line of ours that holds more than ours: `remove` would take someone else's units with it."""
     ours = _ours(supplier_order)
     left = []
     for article in [article for article in cart if article in ours]:
+        if cart[article]["quantity"] > ours[article]:
+            left.append(str(article))
+            continue
         try:
             client.cart_remove(article)
         except AlstyleError as exc:
@@ -430,7 +448,9 @@ def _mark(supplier_order, **fields):
 def _retry_later(supplier_order, message):
     """Not sent (yet): tried again by the next sweep, uncertain when something may have reached Al-Style."""
     if supplier_order.attempts >= MAX_ATTEMPTS:
-        return _hold(supplier_order, _("gave up after %(count)d attempts: %(error)s") % {
+        return _hold(supplier_order, ngettext(
+            "gave up after %(count)d attempt: %(error)s", "gave up after %(count)d attempts: %(error)s",
+            supplier_order.attempts) % {
             "count": supplier_order.attempts, "error": message})
     doubt = supplier_order.cart_filled or supplier_order.submitted_at
     return _settle(supplier_order, State.UNCERTAIN if doubt else State.APPROVED, message)

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.alstyle import AlstyleClient, AlstyleError
 from catalog.models import Product
@@ -253,8 +254,9 @@ def supplier_line_set_quantity(*, line, quantity, user):
             return line
         SupplierOrderLine.objects.filter(pk=line.pk).update(quantity=quantity)
         _recount(line.supplier_order)
-        SupplierOrderEvent.note(line.supplier_order, _("article %(article)s: %(before)d → %(after)d units") % {
-            "article": line.article, "before": before, "after": quantity}, user)
+        SupplierOrderEvent.note(line.supplier_order, ngettext(
+            "article %(article)s: %(before)d → %(after)d unit", "article %(article)s: %(before)d → %(after)d units",
+            quantity) % {"article": line.article, "before": before, "after": quantity}, user)
     line.quantity = quantity
     return line
 

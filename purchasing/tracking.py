@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.alstyle import ORDER_TYPES, AlstyleClient
+from catalog.alstyle import ORDER_TYPES, AlstyleClient, AlstyleError
 from jobs.runs import locked_run
 from orders.changes import StatusChangeRefused, status_change_request
 from orders.models import OPEN_STATUSES, StatusChange
@@ -92,9 +92,9 @@ def _elements(client, wanted, since):
                     found[number] = element
             if wanted <= set(found):
                 return found
-            last = whole_number(pagination.get("totalPages") or pagination.get("pageCount")) or 1
+            last = whole_number(pagination.get("totalPages") or pagination.get("pageCount"))  # None: not said
             oldest = day_of(elements[-1].get("date")) if elements else None
-            if not elements or page >= last or (oldest and oldest < since):
+            if not elements or (last and page >= last) or (oldest and oldest < since):
                 break
     return found
 
@@ -121,14 +121,17 @@ def _record(client, supplier_order, element):
                                                    "Kaspi lines it covered") % {"number": supplier_order.alstyle_id},
                                  notify=True)
     elif status != Status.UN and not supplier_order.merged_with and supplier_order.state == State.SENT:
-        _check_delivered(client, supplier_order)
+        try:
+            _check_delivered(client, supplier_order)
+        except AlstyleError as exc:  # the status stands; the next change reads the order again
+            log.warning("supplier order %s: Al-Style's order not read: %s", supplier_order.pk, exc)
     return True
 
 
 def _check_delivered(client, supplier_order):
     """Compare Al-Style's order with what was sent: units it will not supply are short for the Kaspi lines."""
     delivered = cart_quantities(client.order(supplier_order.alstyle_id).get("cart"))
-    if delivered is None:
+    if not delivered:  # unreadable, or no lines at all: an order Al-Style ships is never empty
         return
     lines = list(supplier_order.lines.filter(quantity__gt=0))
     for line in lines:

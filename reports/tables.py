@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.format import tenge
 from common.spreadsheet import as_text
@@ -56,8 +57,12 @@ class Table:
 def report_tables(report):
     """The page's tables by name, in the order it shows them."""
     tables = [
-        _products("top_products", _("Top %(count)d products by profit") % {"count": TOP}, report.top_products),
-        _products("bottom_products", _("Bottom %(count)d products by profit") % {"count": TOP},
+        _products("top_products", ngettext("Top %(count)d product by profit",
+                                           "Top %(count)d products by profit", TOP) % {"count": TOP},
+                  report.top_products),
+        _products("bottom_products", ngettext("Bottom %(count)d product by profit",
+                                              "Bottom %(count)d products by profit", TOP) % {
+            "count": TOP},
                   report.bottom_products),
         _products("losing_products", _("Products selling at a loss"), report.losing_products,
                   empty=_("No product sold at a loss in this period.")),

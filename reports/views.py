@@ -37,7 +37,9 @@ class PeriodForm(forms.Form):
         if start and end and start > end:
             raise forms.ValidationError(_("The period ends before it starts."))
         if start and end and (end - start).days >= MAX_DAYS:  # a bar a day of a century is no chart
-            raise forms.ValidationError(_("A period is at most %(days)d days long.") % {"days": MAX_DAYS})
+            raise forms.ValidationError(ngettext("A period is at most %(days)d day long.",
+                                                 "A period is at most %(days)d days long.", MAX_DAYS)
+                                        % {"days": MAX_DAYS})
         return cleaned
 
     def period(self):

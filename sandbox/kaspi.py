@@ -3,10 +3,12 @@
 It is strict where the real API is strict or might be: paging and the creation-date filter are
 always required, the window is at most 14 days, status changes follow the documented table, a
 part cancellation must leave something of its line's order. The waybill PDFs of Kaspi Delivery
-are served apart, under /kaspi/waybills/ (`handle_waybill`).
+are served apart, under /kaspi/waybills/ (`handle_waybill`), and so is the sandbox's own page of
+the completion codes it "texted" buyers, under /sandbox/sms/ (`handle_sms`), for the demo.
 """
 
 import base64
+import html
 import json
 import math
 import time
@@ -36,6 +38,8 @@ ENTRY_CANCEL_SHAPE = ('{"data": {"type": "orderEntryCancelOperation", "attribute
 # Kaspi silently ignores requests that announce an HTTP library instead of an application.
 DEFAULT_AGENTS = ("python-requests", "python-urllib", "httpx")
 RECORDED_HEADERS = ("User-Agent", "Content-Type", "X-Auth-Token", "X-Send-Code", "X-Security-Code")
+SMS_ROOT = "/sandbox/sms"  # the codes the sandbox "texted" buyers: /sandbox/sms/<order code>
+SMS_REFRESH_SECONDS = 5  # the page waits for a code still on its way
 
 
 class _Refused(Exception):
@@ -69,6 +73,37 @@ def handle_waybill(state, request):
     if order is None:
         return Response(404, b"Not Found", "text/plain")
     return Response(200, _pdf(order["attributes"]["kaspiDelivery"]["waybillNumber"]), "application/pdf")
+
+
+def handle_sms(state, request):
+    """GET /sandbox/sms/<order code>: the completion code Kaspi would text the buyer, who reads it out
+    to the seller. A page of the sandbox, never of Kaspi: it lets the demo complete an order."""
+    if request.method != "GET" or len(request.segments) != 1:
+        return Response(404, b"Not Found", "text/plain")
+    order_code = request.segments[0]
+    code = state.security_codes.get(order_code)
+    if code is None:
+        text = (f"No code has been sent for order {order_code} yet: request its completion with the code "
+                "left empty and approve it. This page reloads by itself.")
+        return _sms_page(order_code, f"<p>{html.escape(text)}</p>", status=404, refresh=True)
+    sent = state.codes_sent[order_code]
+    body = (f'<p>Completion code: <strong id="code" style="font-size:2em">{html.escape(code)}</strong></p>'
+            f"<p>Codes sent for this order: {sent}. Only the latest one works.</p>")
+    return _sms_page(order_code, body)
+
+
+def _sms_page(order_code, body, *, status=200, refresh=False):
+    order_code = html.escape(order_code)
+    head = f'<meta http-equiv="refresh" content="{SMS_REFRESH_SECONDS}">' if refresh else ""
+    page = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{head}'
+        f"<title>Sandbox: SMS to the buyer of order {order_code}</title></head>"
+        '<body style="font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em">'
+        '<p id="sandbox-banner" style="background:#ffe08a;padding:.5em 1em;border-radius:4px"><strong>Sandbox, '
+        "not Kaspi.</strong> In a real shop Kaspi texts this code to the buyer, who reads it out on delivery.</p>"
+        f"<h1>SMS to the buyer of order {order_code}</h1>{body}</body></html>"
+    )
+    return Response(status, page.encode(), "text/html; charset=utf-8")
 
 
 def _route(request):

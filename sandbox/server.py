@@ -6,6 +6,8 @@
     srv.kaspi_url     # configure as KASPI_API_URL
                       # (waybill links point below srv.url + /kaspi/waybills, served without a token)
     srv.telegram_url  # configure as TELEGRAM_API_URL (see telegram.py)
+    srv.sms_url(code) # the page with the completion code "texted" to the buyer of order `code`
+    srv.fetch_feed_every(url, seconds)  # play Kaspi fetching the shop's price list at `url`
     srv.state         # data and knobs, see `SandboxState`
     srv.stop()
 
@@ -15,8 +17,10 @@ Standard library only; the state lives in memory and is gone when the server sto
 import logging
 import random
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from . import alstyle, data, kaspi, telegram
 from .state import SandboxState
@@ -30,11 +34,16 @@ ALSTYLE_CART_ROOT = "/alstyle/cart-api"  # beside the catalogue, as Al-Style has
 KASPI_ROOT = "/kaspi/shop/api/v2"
 WAYBILLS_ROOT = data.WAYBILLS_ROOT  # Kaspi Delivery's waybill PDFs, opened by a person's browser
 TELEGRAM_ROOT = "/telegram"
+# Kaspi's fetcher does not announce itself in any documented way; this one says what it is.
+KASPI_FETCHER_AGENT = "KaspiSandbox/1.0 (the sandbox plays Kaspi fetching the price list)"
+FETCH_RETRY_SECONDS = 10  # the shop's web server may still be starting
+FETCH_TIMEOUT = 30
 ROUTES = (
     (ALSTYLE_ROOT, alstyle.handle),
     (ALSTYLE_CART_ROOT, alstyle.handle_cart),
     (KASPI_ROOT, kaspi.handle),
     (WAYBILLS_ROOT, kaspi.handle_waybill),
+    (kaspi.SMS_ROOT, kaspi.handle_sms),
     (TELEGRAM_ROOT, telegram.handle),
 )
 
@@ -91,6 +100,28 @@ class SandboxServer:
     @property
     def telegram_url(self):
         return self.url + TELEGRAM_ROOT
+
+    def sms_url(self, order_code):
+        return f"{self.url}{kaspi.SMS_ROOT}/{quote(order_code, safe='')}"
+
+    def fetch_feed_every(self, url, seconds):
+        """Fetch the price list at `url` now and then, as Kaspi does once the seller cabinet has the URL."""
+        threading.Thread(target=self._kaspi_fetches, args=(url, seconds), name="sandbox-kaspi-fetches",
+                         daemon=True).start()
+
+    def _kaspi_fetches(self, url, seconds):
+        wait = FETCH_RETRY_SECONDS
+        while not self.state.sleep_until_stopped(wait):
+            wait = seconds
+            request = urllib.request.Request(url, headers={"User-Agent": KASPI_FETCHER_AGENT})
+            try:
+                with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                log.info("sandbox: the feed answered HTTP %s", exc.code)  # the shop recorded it: Kaspi comes again
+            except OSError as exc:
+                log.info("sandbox: could not fetch the feed: %s", exc)
+                wait = FETCH_RETRY_SECONDS
 
     def start(self):
         self._thread = threading.Thread(

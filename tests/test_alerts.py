@@ -11,12 +11,14 @@ from django.core.management import call_command
 from django.db.models import Max
 from django.utils import timezone, translation
 
+from catalog.models import Product
 from feeds.models import FeedFetch, FeedRun
 from jobs.models import JobRun
 from jobs.tasks import run
 from monitoring import alerts
 from monitoring.models import Alert
 from orders.models import Order, StatusChange
+from purchasing.models import SupplierOrder
 
 BOT_TOKEN = "123456:telegram-bot-secret"
 _codes = itertools.count(700000)
@@ -326,3 +328,66 @@ def test_a_skipped_run_neither_breaks_nor_makes_a_failure_streak(db):
     JobRun.objects.create(kind="sync_orders", outcome="failed", error="HTTP 503")
     [alert] = alerts.alerts_check().opened
     assert alert.key == "job:sync_orders" and "failed 2 times in a row" in alert.message
+
+
+def test_an_approval_stays_open_however_long_it_waits_and_closes_quietly_when_decided(telegram):
+    change = status_change("pending", hours_ago=48)  # no time limit closes what still waits
+
+    alerts.alerts_check()
+    alerts.alerts_check()
+    alert = Alert.objects.get(key=f"approval:{change.pk}")
+    assert alert.resolved is None and alert in alerts.open_problems()
+    assert texts(telegram) == [f"🔔 Order №{change.order.code}: “accept” awaits approval (proposed automatically). "
+                               "Total 25\u00a0990\u00a0₸."]
+
+    StatusChange.objects.filter(pk=change.pk).update(state="rejected")
+    result = alerts.alerts_check()
+
+    alert.refresh_from_db()
+    assert [a.key for a in result.recovered] == [alert.key] and alert.resolved is not None
+    assert "decided" in alert.message and len(telegram) == 1  # whoever decided knows: no message
+    alerts.alerts_check()
+    assert len(telegram) == 1
+
+
+def test_a_supplier_order_awaiting_approval_stays_open_until_approved(telegram):
+    proposal = SupplierOrder.objects.create(expected_total=5000, created_at=timezone.now() - timedelta(days=3))
+
+    alerts.alerts_check()
+    alerts.alerts_check()
+    assert alerts.open_problems().filter(key=f"supplier-approval:{proposal.pk}").exists()
+
+    SupplierOrder.objects.filter(pk=proposal.pk).update(state="approved")
+    alerts.alerts_check()
+    assert not alerts.open_problems().exists() and len(telegram) == 1
+
+
+def test_held_prices_are_one_alert_open_until_every_one_is_confirmed(telegram, make_product):
+    first, second = make_product(proposed_price=9990), make_product(proposed_price=8990)
+
+    alerts.alerts_check()
+    assert texts(telegram) == ["🔔 Product prices: 2 prices held by the guard await confirmation."]
+    Product.objects.filter(pk=first.pk).update(proposed_price=None)
+    alerts.alerts_check()
+    assert alerts.open_problems().filter(key="prices-held").exists() and len(telegram) == 1
+
+    Product.objects.filter(pk=second.pk).update(proposed_price=None)
+    alerts.alerts_check()
+    assert not alerts.open_problems().exists() and len(telegram) == 1
+
+    Product.objects.filter(pk=first.pk).update(proposed_price=7990)  # held again later: told again
+    alerts.alerts_check()
+    assert texts(telegram)[-1] == "🔔 Product prices: 1 price held by the guard awaits confirmation."
+
+
+def test_a_proposal_decided_before_its_message_went_out_is_not_told_any_more(telegram, sandbox):
+    sandbox.state.telegram_down = True
+    change = status_change("pending")
+    alerts.alerts_check()
+    StatusChange.objects.filter(pk=change.pk).update(state="approved")
+    sandbox.state.telegram_down = False
+
+    alerts.alerts_check()
+
+    assert telegram == [] and Alert.objects.get().undelivered == ""
+

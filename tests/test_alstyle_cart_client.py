@@ -213,11 +213,10 @@ def test_it_reads_orders_by_type_and_page_and_one_order_with_its_cart():
     ("cart-api/get", {"status": True}, lambda c: c.cart_get()),
     ("api/user-data", {"status": True, "data": {"Доверенности": []}}, lambda c: c.user_data()),
     ("api/orders", {"elements": {}, "pagination": {}}, lambda c: c.orders()),
-    ("api/orders", {"elements": []}, lambda c: c.orders()),
     ("api/order", {"data": {"id": 1}}, lambda c: c.order(1)),
     ("api/warehouses", [], lambda c: c.warehouses()),
 ], ids=["cart-not-object", "item-without-article", "absurd-price", "no-data", "no-carriers", "elements-not-list",
-        "no-pagination", "order-without-cart", "warehouses-not-object"])
+        "order-without-cart", "warehouses-not-object"])
 @responses.activate
 def test_it_names_a_malformed_answer(endpoint, body, call, settings):
     settings.HTTP_RETRIES = 1

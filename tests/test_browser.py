@@ -112,7 +112,7 @@ def site(request, shop, sandbox, settings, tmp_path):
         "FEED_TOKEN": settings.FEED_TOKEN, "KASPI_API_URL": sandbox.kaspi_url, "KASPI_TOKEN": settings.KASPI_TOKEN,
         "KASPI_MERCHANT_ID": settings.KASPI_MERCHANT_ID, "KASPI_COMPANY": settings.KASPI_COMPANY,
         "ALSTYLE_API_URL": sandbox.alstyle_url, "ALSTYLE_TOKEN": settings.ALSTYLE_TOKEN, "KASPI_MIN_INTERVAL": "0",
-        "ALSTYLE_MIN_INTERVAL": "0",
+        "ALSTYLE_MIN_INTERVAL": "0", "SANDBOX_URL": sandbox.url,
         "LANGUAGE_CODE": "ru", "GUNICORN_WORKERS": "2", "Q_WORKERS": "1", "KASPICONNECT_QUIET": "1",
     }
     server = subprocess.Popen([sys.executable, "manage.py", "serve", "--address", address], cwd=ROOT, env=env,
@@ -286,3 +286,92 @@ def test_a_senior_approves_a_supplier_order_from_the_browser(site, page, shop, s
     page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
     assert str(supplier_order.alstyle_id) in page.inner_text("#content")
     page.screenshot(path=str(screenshots / "supplier-order.png"), full_page=True)
+
+
+# Each page's tables must fit the page: at a laptop's width without any horizontal scrolling, at a
+# phone's width with the page itself never wider than the screen (a list may scroll inside its box).
+WIDE, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+MEASURE = """() => {
+  const page = document.scrollingElement.scrollWidth;
+  const tables = [...document.querySelectorAll('#content table')].map(t => {
+    const box = t.parentElement.getBoundingClientRect();
+    return {id: t.id || t.className || t.parentElement.id, width: Math.round(t.getBoundingClientRect().width),
+            room: Math.round(box.width)};
+  });
+  return {page, view: window.innerWidth, tables};
+}"""
+
+
+def _login(page, site):
+    page.goto(f"{site}/admin/login/")
+    page.fill("#id_username", "manager")
+    page.fill("#id_password", "browser-test-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content")
+
+
+def test_the_lists_and_the_dashboard_fit_a_laptop_and_a_phone(site, page, shop, screenshots):
+    order, _kaspi = shop
+    page.set_default_timeout(15000)
+    _login(page, site)
+    pages = {"products": "/admin/catalog/product/", "orders": "/admin/orders/order/", "dashboard": "/admin/",
+             "order": f"/admin/orders/order/{order.pk}/change/", "feeds": "/admin/feeds/feedrun/"}
+    too_wide = []
+    for viewport, suffix in [(WIDE, ""), (PHONE, "-phone")]:
+        page.set_viewport_size(viewport)
+        for name, path in pages.items():
+            page.goto(f"{site}{path}")
+            page.wait_for_selector("#content")
+            measured = page.evaluate(MEASURE)
+            if measured["page"] > measured["view"] + 1:
+                too_wide.append((name, viewport["width"], "page", measured["page"]))
+            if viewport is WIDE:
+                too_wide += [(name, viewport["width"], table["id"], table["width"]) for table in measured["tables"]
+                             if table["width"] > table["room"] + 1]
+            page.screenshot(path=str(screenshots / f"layout-{name}{suffix}.png"), full_page=viewport is WIDE)
+        if viewport is PHONE:  # the filters come before the rows on a phone
+            page.goto(f"{site}/admin/catalog/product/")
+            filters = page.eval_on_selector("#changelist-filter", "e => e.getBoundingClientRect().top")
+            rows = page.eval_on_selector("#result_list", "e => e.getBoundingClientRect().top")
+            if filters > rows:
+                too_wide.append(("products", viewport["width"], "filters after the rows", filters))
+    assert too_wide == [], "\n".join(map(str, too_wide))
+
+
+def _request_and_approve(page, site, order, action, **fields):
+    """Through the order page's status panel: ask for the change, approve it, wait for Kaspi's answer."""
+    page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
+    page.select_option("#status-request select[name='action']", action)
+    for name, value in fields.items():
+        page.fill(f"#status-request input[name='{name}']", value)
+    page.click("#status-request button[type=submit]")
+    page.wait_for_selector("#approve-change")
+    page.click("#approve-change")
+    page.wait_for_selector(".messagelist")
+    change = StatusChange.objects.filter(order=order).order_by("-pk").first()
+    assert eventually(lambda: StatusChange.objects.get(pk=change.pk).state == "done"), change.message
+
+
+def test_a_manager_completes_an_order_with_the_code_the_sandbox_texted(site, page, shop, sandbox, settings):
+    """The two-step completion played in the browser, as in the demo: the code "texted" to the buyer is
+    read on the sandbox's page that the order page links to."""
+    settings.SANDBOX_URL = sandbox.url  # as `manage.py demo` sets it (the stack gets it from its environment)
+    kaspi = sandbox.state.add_order()
+    orders_sync(days=1)
+    order = Order.objects.get(code=kaspi["attributes"]["code"])
+    page.set_default_timeout(15000)
+    _login(page, site)
+    StatusChange.objects.filter(order=order, state="pending").update(state="rejected")  # the proposal aside
+    _request_and_approve(page, site, order, "accept")
+    _request_and_approve(page, site, order, "complete")  # no code yet: Kaspi texts the buyer one
+
+    page.goto(f"{site}/admin/orders/order/{order.pk}/change/")
+    sms = page.get_attribute("#sandbox-sms a", "href")
+    page.goto(sms)
+    assert "Sandbox" in page.inner_text("#sandbox-banner")
+    code = page.inner_text("#code").strip()
+    assert code == sandbox.state.security_codes[order.code]
+
+    _request_and_approve(page, site, order, "complete", security_code=code)
+    assert eventually(lambda: Order.objects.get(pk=order.pk).status == "COMPLETED")
+    assert kaspi["attributes"]["status"] == "COMPLETED"

@@ -290,5 +290,5 @@ def test_a_new_code_for_an_active_city_is_confirmed_first(admin_client, make_pro
 
     response = admin_client.post(change, city_form(city_id="750000001"))
 
-    assert "changes 1 of 1 offers" in response.content.decode() or "изменит 1 из 1" in response.content.decode()
+    assert "changes 1 of 1 offer" in response.content.decode() or "изменит 1 из 1" in response.content.decode()
     assert City.objects.get().city_id == "750000000"

@@ -252,3 +252,18 @@ def test_each_store_takes_its_stock_from_its_own_warehouses(fake, store):
     stores = {a.get("storeId"): (a.get("stockCount"), a.get("preOrder")) for a in
               offer.findall("{kaspiShopping}availabilities/{kaspiShopping}availability")}
     assert stores == {"PP1": ("12", None), "PP2": ("3", "2")}
+
+
+def test_the_sync_keeps_the_search_text_of_new_and_changed_products(fake):
+    from catalog.models import product_search_text
+
+    fake.items = items(2)
+    fake.items[0].update(name="НОУТБУК Lenovo", full_name="Ноутбук Lenovo IdeaPad, чёрный", article_pn="82XM-00A")
+    products_sync()
+    laptop = Product.objects.get(article=100000)
+    assert laptop.search_text == f"ноутбук lenovo ideapad, черный\n82xm-00a\n{laptop.barcode}"
+    fake.items[1]["name"] = "Ёлочная гирлянда"
+    products_sync()
+    assert all(p.search_text == product_search_text(p.name, p.full_name, p.article_pn, p.barcode)
+               for p in Product.objects.all())
+    assert Product.objects.filter(search_text__fold="ЕЛОЧНАЯ").get().article == 100001

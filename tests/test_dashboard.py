@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
@@ -120,6 +121,59 @@ def test_it_counts_only_successful_feed_fetches(admin_request, make_build):
     FeedFetch.objects.create(at=now, status=503)
     tile = _tiles(admin_request)["Feed fetched by Kaspi"]
     assert (tile.colour, tile.error) == ("red", "Kaspi got HTTP 503")
+
+
+@pytest.fixture
+def published_feed(store, make_product, settings):
+    from feeds.services import feed_build
+
+    make_product(sku="V1")
+    assert feed_build().outcome == FeedRun.Outcome.PUBLISHED
+    return reverse("feeds:kaspi", args=[settings.FEED_TOKEN])
+
+
+def test_it_counts_a_program_but_not_a_signed_in_user_or_a_browser(client, admin_client, admin_request,
+                                                                    published_feed):
+    browser = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+               "Version/18.1 Mobile/15E148 Safari/604.1")
+    client.get(published_feed, headers={"User-Agent": browser}, REMOTE_ADDR="10.0.0.5")
+    admin_client.get(published_feed, headers={"User-Agent": "curl/8.5.0"}, REMOTE_ADDR="10.0.0.6")
+    tile = _tiles(admin_request)["Feed fetched by Kaspi"]
+    assert (tile.at, tile.age) == (None, "never")  # people checked the URL; Kaspi has not come yet
+    assert tile.notes == [f"Not counted: a signed-in user at {_short_time(FeedFetch.objects.first().at)}, "
+                          "10.0.0.6 · curl/8.5.0"]
+
+    client.get(published_feed, headers={"User-Agent": "Apache-HttpClient/4.5.13 (Java/17.0.2)"},
+               REMOTE_ADDR="195.210.46.7")
+    kaspi = FeedFetch.objects.by_kaspi().get()
+    tile = _tiles(admin_request)["Feed fetched by Kaspi"]
+    assert (tile.colour, tile.at) == ("green", kaspi.at)
+    assert tile.notes == ["Last fetch: 195.210.46.7 · Apache-HttpClient/4.5.13 (Java/17.0.2)"]
+
+    client.get(published_feed, headers={"User-Agent": browser}, REMOTE_ADDR="10.0.0.5")
+    page = admin_client.get("/admin/").content.decode()
+    assert "Last fetch: 195.210.46.7 · Apache-HttpClient/4.5.13 (Java/17.0.2)" in page
+    assert "Not counted: a browser at" in page and "10.0.0.5 · Mozilla/5.0 (iPhone;" in page
+
+
+def test_a_browser_fetch_answered_503_is_no_failure_of_kaspi(client, admin_request, published_feed, settings):
+    FeedFetch.objects.create(status=200, at=timezone.now() - timedelta(minutes=10))
+    (settings.FEED_DIR / "kaspi.xml").unlink()
+    client.get(published_feed, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101"})
+    assert FeedFetch.objects.first().status == 503
+    assert _tiles(admin_request)["Feed fetched by Kaspi"].colour == "green"
+
+
+def test_a_demo_says_kaspis_fetch_is_simulated(admin_request, settings):
+    settings.SANDBOX_URL = "http://127.0.0.1:8765"
+    settings.KASPI_API_URL = "http://127.0.0.1:8765/kaspi/shop/api/v2"
+    assert _tiles(admin_request)["Feed fetched by Kaspi"].notes == ["Demo: Kaspi's fetch is simulated by the sandbox."]
+    settings.KASPI_API_URL = "https://kaspi.kz/shop/api/v2"  # a real setup, whatever SANDBOX_URL says
+    assert _tiles(admin_request)["Feed fetched by Kaspi"].notes == []
+
+
+def _short_time(at):
+    return date_format(timezone.localtime(at), "SHORT_DATETIME_FORMAT")
 
 
 def test_it_counts_what_waits_and_links_to_the_filtered_lists(admin_client, make_product):

@@ -176,3 +176,34 @@ def test_the_previous_token_keeps_working_while_the_url_changes(client, publishe
     settings.FEED_TOKEN_PREVIOUS = ""  # Kaspi's cabinet has the new URL now
     assert client.get(reverse("feeds:kaspi", args=[old])).status_code == 404
     assert client.get(reverse("feeds:kaspi", args=[new])).status_code == 200
+
+
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0.0.0 Safari/537.36")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+@pytest.mark.parametrize(("agent", "headers", "expected"), [
+    ("Apache-HttpClient/4.5.13 (Java/17.0.2)", {}, FeedFetch.Client.PROGRAM),
+    ("curl/8.5.0", {}, FeedFetch.Client.PROGRAM),
+    ("", {}, FeedFetch.Client.PROGRAM),
+    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", {}, FeedFetch.Client.PROGRAM),
+    (CHROME, {}, FeedFetch.Client.BROWSER),
+    (FIREFOX, {}, FeedFetch.Client.BROWSER),
+    ("SomeBrowser/1.0", {"Sec-Fetch-Mode": "navigate"}, FeedFetch.Client.BROWSER),
+])
+def test_it_tells_a_program_from_a_browser(client, published, url, agent, headers, expected):
+    body(client.get(url, headers={"User-Agent": agent, **headers}))
+    assert FeedFetch.objects.get().client == expected
+
+
+def test_a_signed_in_user_checking_the_url_is_not_kaspi(admin_client, published, url):
+    body(admin_client.get(url, headers={"User-Agent": "curl/8.5.0"}))
+    assert FeedFetch.objects.get().client == FeedFetch.Client.SIGNED_IN
+    assert not FeedFetch.objects.by_kaspi().exists()
+
+
+def test_it_logs_the_address_the_proxy_saw(client, published, url, settings):
+    settings.PROXY_COUNT = 1
+    body(client.get(url, headers={"X-Forwarded-For": "203.0.113.9"}, REMOTE_ADDR="10.0.0.1"))
+    assert FeedFetch.objects.get().client_ip == "203.0.113.9"

@@ -245,3 +245,19 @@ def test_it_polls_kaspi_politely(db, sandbox, settings, monkeypatch):
     orders_sync(days=2)
     assert len(released) == len(sandbox.state.kaspi_requests) > 5
     assert all(later - earlier >= 0.05 - 1e-6 for earlier, later in zip(released, released[1:]))  # float rounding only
+
+
+def test_the_import_keeps_the_buyers_search_forms(db, sandbox):
+    from common.text import fold, phone_digits
+
+    order = sandbox.state.add_order()
+    order["attributes"]["customer"].update(name="Сапарова Айгерим", cellPhone="+77471234567")
+    orders_sync(days=2)
+    local = Order.objects.get(code=order["attributes"]["code"])
+    assert (local.customer_search, local.phone_digits) == ("сапарова айгерим", "7471234567")
+    order["attributes"]["customer"].update(name="Сапарова-Ёлкина Айгерим", cellPhone="+7 (705) 000-11-22")
+    orders_sync(days=2)
+    local.refresh_from_db()
+    assert (local.customer_search, local.phone_digits) == ("сапарова-елкина айгерим", "7050001122")
+    assert all((o.customer_search, o.phone_digits) == (fold(o.customer_name), phone_digits(o.customer_phone))
+               for o in Order.objects.all())

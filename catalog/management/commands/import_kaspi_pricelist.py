@@ -1,16 +1,20 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.kaspi_pricelist import STATUSES, PriceListError, match_counts, pricelist_import, pricelist_open
+from common.commands import BaseCommand
 
 
 class Command(BaseCommand):
-    help = _("Keep the shop's existing Kaspi SKUs: match the offers of its current price list (a file or a URL) "
-             "to products.")
+    help = gettext_lazy("Keep the shop's existing Kaspi SKUs: match the offers of its current price list (a file or "
+                        "a URL) to products.")
 
     def add_arguments(self, parser):
-        parser.add_argument("location", metavar="PATH_OR_URL", help=_("The price list XML: a file or an http(s) URL."))
-        parser.add_argument("--dry-run", action="store_true", help=_("Match and report only; change no product."))
+        parser.add_argument("location", metavar="PATH_OR_URL",
+                            help=gettext_lazy("The price list XML: a file or an http(s) URL."))
+        parser.add_argument("--dry-run", action="store_true",
+                            help=gettext_lazy("Match and report only; change no product."))
 
     def handle(self, *, location, dry_run, **options):
         try:
@@ -20,8 +24,11 @@ class Command(BaseCommand):
         except PriceListError as exc:
             raise CommandError(str(exc)) from None
         kinds = ", ".join(f"{label} {count}" for label, count in match_counts(price_list).items())
-        self.stdout.write(_("%(offers)d offers: %(matched)d matched (%(kinds)s), %(applied)d SKUs kept, "
-                            "%(refused)d refused, %(unmatched)d unmatched") % {
+        self.stdout.write(ngettext(
+            "%(offers)d offer: %(matched)d matched (%(kinds)s), %(applied)d SKUs kept, %(refused)d refused, "
+            "%(unmatched)d unmatched",
+            "%(offers)d offers: %(matched)d matched (%(kinds)s), %(applied)d SKUs kept, %(refused)d refused, "
+            "%(unmatched)d unmatched", price_list.offers) % {
             "offers": price_list.offers, "matched": price_list.matched, "kinds": kinds,
             "applied": price_list.applied, "refused": price_list.refused, "unmatched": price_list.unmatched})
         if dry_run:

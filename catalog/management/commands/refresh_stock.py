@@ -1,18 +1,20 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy
 
 from catalog import services
+from common.commands import BaseCommand
 from jobs.locks import JobBusy
 
 
 class Command(BaseCommand):
-    help = "Refresh the supplier's stock and prices with the cheap quantity-price call (one sync run)."
+    help = gettext_lazy("Refresh the supplier's stock and prices with the cheap quantity-price call (one sync run).")
 
     def handle(self, *args, **options):
         try:
             run = services.stock_refresh()
         except (services.SyncError, JobBusy) as exc:
-            raise CommandError(f"stock refresh failed: {exc}") from None
-        self.stdout.write(
-            f"stock refreshed, {run.verdict}: {run.received} received, {run.updated} updated, "
-            f"{run.unchanged} unchanged, {run.requests} requests in {run.duration.total_seconds():.1f} s"
-        )
+            raise CommandError(gettext("stock refresh failed: %(error)s") % {"error": exc}) from None
+        self.stdout.write(gettext("stock refreshed, %(verdict)s: %(counts)s in %(seconds).1f s") % {
+            "verdict": run.verdict, "seconds": run.duration.total_seconds(),
+            "counts": ", ".join(run.counted(field) for field in ("received", "updated", "unchanged", "requests")),
+        })

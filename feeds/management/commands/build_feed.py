@@ -1,20 +1,22 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from common.commands import BaseCommand
 from feeds.models import FeedRun
 from feeds.services import feed_build
 from jobs.locks import JobBusy
 
 
 class Command(BaseCommand):
-    help = _("Build the Kaspi price list, validate it and publish it unless the safety guard holds it back.")
+    help = gettext_lazy("Build the Kaspi price list, validate it and publish it unless the safety guard holds it back.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help=_("Build and validate only; publish nothing."))
-        parser.add_argument(
-            "--force", action="store_true", help=_("Publish even if the safety guard would hold the feed back.")
-        )
+        parser.add_argument("--dry-run", action="store_true",
+                            help=gettext_lazy("Build and validate only; publish nothing."))
+        parser.add_argument("--force", action="store_true",
+                            help=gettext_lazy("Publish even if the safety guard would hold the feed back."))
 
     def handle(self, *, dry_run, force, **options):
         self.stdout.write(_("Building the feed…"))
@@ -23,9 +25,12 @@ class Command(BaseCommand):
         except JobBusy as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
-            _(
+            ngettext(
+                "%(offers)d offer, %(available)d available, %(size)s; added %(added)d, removed %(removed)d, "
+                "price changes %(prices)d, stock changes %(stock)d; %(seconds).1f s.",
                 "%(offers)d offers, %(available)d available, %(size)s; added %(added)d, removed %(removed)d, "
-                "price changes %(prices)d, stock changes %(stock)d; %(seconds).1f s."
+                "price changes %(prices)d, stock changes %(stock)d; %(seconds).1f s.",
+                run.offers,
             )
             % {
                 "offers": run.offers, "available": run.available_offers, "size": filesizeformat(run.bytes),

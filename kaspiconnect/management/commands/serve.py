@@ -1,14 +1,16 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_lazy
 
+from common.commands import BaseCommand
 from kaspiconnect.processes import run_web_and_queue
 
 
 class Command(BaseCommand):
-    help = "Run the web server (gunicorn, static files by WhiteNoise) and the django-q2 cluster until stopped."
+    help = gettext_lazy("Run the web server (gunicorn, static files by WhiteNoise) and the django-q2 cluster until "
+                        "stopped.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--address", help="host:port to listen on (default: GUNICORN_BIND)")
+        parser.add_argument("--address", help=gettext_lazy("host:port to listen on (default: GUNICORN_BIND)"))
 
     def handle(self, *args, address=None, **options):
         call_command("collectstatic", interactive=False, verbosity=0)

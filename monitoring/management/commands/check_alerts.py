@@ -1,21 +1,31 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from common.commands import BaseCommand
 from jobs.locks import JobBusy
 from monitoring import alerts
 
 
 class Command(BaseCommand):
-    help = "Look for problems now: send alerts for new ones and all-clears for ended ones, retry unsent ones."
+    help = gettext_lazy("Look for problems now: send alerts for new ones and all-clears for ended ones, retry "
+                        "unsent ones.")
 
     def handle(self, *args, **options):
         try:
             result = alerts.alerts_check()
         except JobBusy as exc:
             raise CommandError(str(exc)) from None
-        for label, rows in (("opened", result.opened), ("recovered", result.recovered)):
-            for alert in rows:
-                self.stdout.write(f"{label}: {alert.key}: {alert.message}")
+        for alert in result.opened:
+            self.stdout.write(gettext("opened: %(key)s: %(message)s") % {"key": alert.key, "message": alert.message})
+        for alert in result.recovered:
+            self.stdout.write(gettext("recovered: %(key)s: %(message)s") % {"key": alert.key,
+                                                                            "message": alert.message})
         for alert in result.undelivered:
-            self.stderr.write(f"not delivered: {alert.key} ({alert.undelivered}): {alert.error}")
-        still_open = alerts.open_problems().count()
-        self.stdout.write(f"{len(result.opened)} opened, {len(result.recovered)} recovered, {still_open} open now")
+            self.stderr.write(gettext("not delivered: %(key)s (%(channels)s): %(error)s")
+                              % {"key": alert.key, "channels": alert.undelivered, "error": alert.error})
+        opened, recovered, still_open = len(result.opened), len(result.recovered), alerts.open_problems().count()
+        self.stdout.write(", ".join([
+            ngettext("%(count)d opened", "%(count)d opened", opened) % {"count": opened},
+            ngettext("%(count)d recovered", "%(count)d recovered", recovered) % {"count": recovered},
+            ngettext("%(count)d open now", "%(count)d open now", still_open) % {"count": still_open},
+        ]))

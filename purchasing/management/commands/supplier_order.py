@@ -1,7 +1,9 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy
 
 from catalog.alstyle import AlstyleError
+from common.commands import BaseCommand
 from orders.kaspi import KaspiError
 from orders.models import Order
 from orders.sync import order_import_by_code
@@ -13,20 +15,21 @@ State = SupplierOrder.State
 
 
 class Command(BaseCommand):
-    help = (
+    help = gettext_lazy(
         "Propose, approve and send the supplier order for a Kaspi order's lines that own stock and earlier "
         "supplier orders do not cover, through the same service as the admin; prints Al-Style's order number."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("code", help="the Kaspi order number (code) shown to people")
-        parser.add_argument("--approved-by", required=True, metavar="USERNAME")
+        parser.add_argument("code", help=gettext_lazy("the Kaspi order number (code) shown to people"))
+        parser.add_argument("--approved-by", required=True, metavar="USERNAME",
+                            help=gettext_lazy("the user who approves the supplier order"))
 
     def handle(self, *args, code, approved_by, **options):
         approver = self.user(approved_by)
         if not approver.has_perm("purchasing.approve_supplierorder"):  # before anything is touched
-            raise CommandError(f"{approver.username} may not approve supplier orders "
-                               "(purchasing.approve_supplierorder)")
+            raise CommandError(gettext("%(user)s may not approve supplier orders (purchasing.approve_supplierorder)")
+                               % {"user": approver.username})
         try:
             order = self.order(code)
             supplier_order = self.unsent(order) or services.supplier_order_propose(order=order, user=approver)
@@ -38,11 +41,13 @@ class Command(BaseCommand):
             supplier_order = supplier_order_send(supplier_order_id=supplier_order.pk)
         except (services.SupplierOrderRefused, AlstyleError, KaspiError) as exc:
             raise CommandError(str(exc)) from None
-        line = (f"order {order.code}: supplier order {supplier_order.pk} — {supplier_order.get_state_display()}: "
-                f"{supplier_order.message}")
+        line = gettext("order %(code)s: supplier order %(number)s — %(state)s: %(message)s") % {
+            "code": order.code, "number": supplier_order.pk, "state": supplier_order.get_state_display(),
+            "message": supplier_order.message}
         if supplier_order.state != State.SENT:
             raise CommandError(line)
-        self.stdout.write(f"{line}\nAl-Style order: {supplier_order.alstyle_id}")
+        self.stdout.write(gettext("%(line)s\nAl-Style order: %(number)s") % {"line": line,
+                                                                             "number": supplier_order.alstyle_id})
 
     def unsent(self, order):
         """A supplier order already buying for this Kaspi order and not sent yet: that one goes."""
@@ -51,20 +56,23 @@ class Command(BaseCommand):
 
     def covered(self, order):
         sent = SupplierOrder.objects.filter(coverage__order=order, state=State.SENT).distinct().order_by("pk")
-        numbers = ", ".join(f"{so.pk} (Al-Style order {so.alstyle_id})" for so in sent)
+        numbers = ", ".join(gettext("%(number)s (Al-Style order %(alstyle)s)") % {"number": so.pk,
+                                                                                  "alstyle": so.alstyle_id}
+                            for so in sent)
         if numbers:
-            return f"order {order.code}: nothing to send; already sent as supplier order {numbers}"
-        return f"order {order.code}: nothing to send; own stock covers its lines"
+            return gettext("order %(code)s: nothing to send; already sent as supplier order %(numbers)s") % {
+                "code": order.code, "numbers": numbers}
+        return gettext("order %(code)s: nothing to send; own stock covers its lines") % {"code": order.code}
 
     def user(self, username):
         try:
             return get_user_model().objects.get(username=username, is_active=True)
         except get_user_model().DoesNotExist:
-            raise CommandError(f"no active user {username!r}") from None
+            raise CommandError(gettext("no active user %(user)r") % {"user": username}) from None
 
     def order(self, code):
         """The order here, or imported from Kaspi by its number."""
         order = Order.objects.filter(code=code).first() or order_import_by_code(code=code)
         if order is None:
-            raise CommandError(f"Kaspi has no order {code}")
+            raise CommandError(gettext("Kaspi has no order %(code)s") % {"code": code})
         return order
