@@ -60,7 +60,7 @@ test: install-dev browser lint
 test-slow: install-dev  ## the crash tests: real processes killed in the middle of their work
 	$(PY) -m pytest -m slow
 
-screenshots: install-dev browser  ## refresh docs/dashboard.png, docs/order.png and docs/order-phone.png
+screenshots: install-dev browser  ## refresh the README's screenshots in docs/ from the browser test
 	SCREENSHOT_DIR=docs $(PY) -m pytest tests/test_browser.py
 
 clean:
