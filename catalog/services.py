@@ -67,13 +67,23 @@ def _products_sync(client, progress, run):
     try:
         tree = category_parents(client.categories())
     except ApiError as exc:
-        run.lines.append(f"categories not refreshed: {exc}")
+        run.lines.append(gettext("categories not refreshed: %(error)s") % {"error": exc})
         tree = {}
     with transaction.atomic():
         run.created, run.updated, run.unchanged, run.vanished = _write(items, tree, run.lines)
         repriced = products_reprice()
     if repriced:
-        run.lines.append(f"{repriced} prices changed by the rules")
+        run.lines.append(ngettext("%(count)d price changed by the rules", "%(count)d prices changed by the rules",
+                                  repriced) % {"count": repriced})
+
+
+def skipped_note(reason):
+    """A run note for a record left out: "skipped: …" in the run's language (see `is_skipped_note`)."""
+    return gettext("skipped: %(reason)s") % {"reason": reason}
+
+
+def is_skipped_note(line):
+    return line.startswith(gettext("skipped: %(reason)s").split("%(")[0])
 
 
 def stock_refresh(*, client=None):
@@ -113,7 +123,7 @@ def _apply_stock(answer, notes):
             new_stock = supplier_stock(new_quantity, article)
         except BadRecord as exc:  # this article keeps what it had; the others go on
             skipped += 1
-            notes.append(f"skipped: {exc}")
+            notes.append(skipped_note(exc))
             continue
         new_discount = _refreshed_discount(numbers, article, notes, discount, purchase, new_purchase)
         if (new_quantity, new_purchase, new_retail, new_discount) == (quantity, purchase, retail, discount):
@@ -148,11 +158,11 @@ def _parse_all(raw, notes):
             item, warnings = parse_item(record)
         except BadRecord as exc:
             skipped += 1
-            notes.append(f"skipped: {exc}")
+            notes.append(skipped_note(exc))
             continue
         if item.article in items:
             skipped += 1
-            notes.append(f"skipped: article {item.article} listed twice")
+            notes.append(skipped_note(gettext("article %(article)s listed twice") % {"article": item.article}))
             continue
         notes.extend(warnings)
         items[item.article] = item
@@ -203,8 +213,10 @@ def _free_sku(article, taken, notes):
         return sku
     free = next((f"{sku}{letter}" for letter in "ABCDEFGHJKLMNPQRSTUVWXYZ"
                  if f"{sku}{letter}" not in taken and len(sku) < SKU_MAX_LENGTH), None)
-    notes.append(f"article {article}: SKU {sku} is kept by another product from the shop's price list; "
-                 + (f"published as {free}" if free else "not added"))
+    kept = gettext("article %(article)s: SKU %(sku)s is kept by another product from the shop's price list") % {
+        "article": article, "sku": sku}
+    outcome = gettext("published as %(sku)s") % {"sku": free} if free else gettext("not added")
+    notes.append(f"{kept}; {outcome}")
     return free
 
 

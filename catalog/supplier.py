@@ -6,6 +6,8 @@ from dataclasses import astuple, dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.money import AmountOutOfRange, parse_money
 from common.text import clean_text
@@ -57,11 +59,11 @@ def make_sku(article):
 def parse_item(raw):
     """A `SupplierItem` from one record, or `BadRecord`; returns (item, warnings)."""
     if not isinstance(raw, dict):
-        raise BadRecord(f"not an object: {type(raw).__name__}")
+        raise BadRecord(_("not an object: %(type)s") % {"type": type(raw).__name__})
     article = _article(raw.get("article"))
     name = clean_text(raw.get("name")) or clean_text(raw.get("full_name"))
     if not name:
-        raise BadRecord(f"article {article}: no name")
+        raise BadRecord(_("article %(article)s: no name") % {"article": article})
     quantity, purchase, retail, warnings = parse_numbers(raw, article)
     item = SupplierItem(
         article=article,
@@ -92,9 +94,10 @@ def parse_numbers(raw, article):
     try:
         purchase, retail = parse_money(raw.get("price1")), parse_money(raw.get("price2"))
     except AmountOutOfRange as exc:
-        raise BadRecord(f"article {article}: {exc}") from None
+        raise BadRecord(_("article %(article)s: %(error)s") % {"article": article, "error": exc}) from None
     if retail is not None and purchase is not None and purchase > 1 and retail < purchase:
-        warnings.append(f"article {article}: price2 {retail} below price1 {purchase}, ignored")
+        warnings.append(_("article %(article)s: price2 %(retail)s below price1 %(purchase)s, ignored") % {
+            "article": article, "retail": retail, "purchase": purchase})
         retail = None
     return clean_text(raw.get("quantity"))[:32], purchase, retail, warnings
 
@@ -104,7 +107,8 @@ def parse_discount_price(value, article, warnings):
     try:
         price = parse_money(value)
     except (AmountOutOfRange, ValueError):
-        warnings.append(f"article {article}: discountPrice {str(value)[:40]!r} ignored")
+        warnings.append(_("article %(article)s: discountPrice %(value)r ignored") % {"article": article,
+                                                                                 "value": str(value)[:40]})
         return None
     return price if price is not None and price > 1 else None
 
@@ -123,10 +127,12 @@ def _count(value, article, warnings, name):
     try:
         number = int(Decimal(str(value).strip()))
     except (InvalidOperation, ValueError, OverflowError):
-        warnings.append(f"article {article}: {name} {str(value)[:40]!r} ignored")
+        warnings.append(_("article %(article)s: %(field)s %(value)r ignored") % {
+            "article": article, "field": name, "value": str(value)[:40]})
         return 0
     if not 0 <= number <= MAX_COUNT:
-        warnings.append(f"article {article}: {name} {number} ignored")
+        warnings.append(_("article %(article)s: %(field)s %(value)s ignored") % {
+            "article": article, "field": name, "value": number})
         return 0
     return number
 
@@ -159,11 +165,13 @@ def _article(value):
     try:
         article = int(str(value).strip())
     except (TypeError, ValueError):
-        raise BadRecord(f"article {str(value)[:40]!r} is not a number") from None
+        raise BadRecord(_("article %(value)r is not a number") % {"value": str(value)[:40]}) from None
     if not 0 < article <= MAX_ARTICLE:
-        raise BadRecord(f"article {article} is out of range")
+        raise BadRecord(_("article %(article)s is out of range") % {"article": article})
     if len(make_sku(article)) > SKU_MAX_LENGTH:
-        raise BadRecord(f"article {article} would make a SKU longer than Kaspi's {SKU_MAX_LENGTH} characters")
+        raise BadRecord(ngettext("article %(article)s would make a SKU longer than Kaspi's %(limit)d character",
+                                 "article %(article)s would make a SKU longer than Kaspi's %(limit)d characters",
+                                 SKU_MAX_LENGTH) % {"article": article, "limit": SKU_MAX_LENGTH})
     return article
 
 
@@ -176,9 +184,11 @@ def _category(value, article):
     try:
         category = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise BadRecord(f"article {article}: category {str(value)[:40]!r} is not a number") from None
+        raise BadRecord(_("article %(article)s: category %(value)r is not a number") % {
+            "article": article, "value": str(value)[:40]}) from None
     if not 0 < category <= MAX_COUNT:
-        raise BadRecord(f"article {article}: category {category} is out of range")
+        raise BadRecord(_("article %(article)s: category %(category)s is out of range") % {
+            "article": article, "category": category})
     return category
 
 
@@ -186,7 +196,8 @@ def supplier_stock(quantity, article):
     """The stock a quantity text means; `BadRecord` for one no column can hold."""
     stock = parse_stock(quantity)
     if stock > MAX_COUNT:
-        raise BadRecord(f"article {article}: quantity {quantity[:40]!r} is out of range")
+        raise BadRecord(_("article %(article)s: quantity %(value)r is out of range") % {
+            "article": article, "value": quantity[:40]})
     return stock
 
 

@@ -41,7 +41,7 @@ def store_page(resources, seen, run):
             fields = order_fields(resource)
         except MALFORMED as exc:
             run.skipped += 1
-            run.lines.append(f"skipped a malformed order: {exc!r}"[:300])
+            run.lines.append((_("skipped a malformed order: %(error)r") % {"error": exc})[:300])
             continue
         if fields["kaspi_id"] not in seen:
             seen.add(fields["kaspi_id"])
@@ -54,7 +54,7 @@ def store_page(resources, seen, run):
             outcome = "unchanged" if order is not None and not _changed_fields(order, fields) else upsert_order(fields)
         except DatabaseError as exc:  # a value the database refuses: this order only
             outcome = "skipped"
-            run.lines.append(f"order {fields['code']} not stored: {exc}"[:300])
+            run.lines.append((_("order %(code)s not stored: %(error)s") % {"code": fields["code"], "error": exc})[:300])
         setattr(run, outcome, getattr(run, outcome) + 1)
     Order.objects.filter(kaspi_id__in=ids).update(refreshed_at=timezone.now())  # read just now: not stale
 
@@ -111,7 +111,7 @@ def order_fields(resource):
     attrs = resource["attributes"]
     kaspi_id, code = _identifier(resource.get("id")), _identifier(attrs.get("code"))
     if not kaspi_id or not code or not attrs.get("status"):
-        raise ValueError("an order without id, code or status")
+        raise ValueError(_("an order without id, code or status"))
     delivery = _kaspi_delivery(attrs)
     return {
         "kaspi_id": kaspi_id,
@@ -190,7 +190,7 @@ def entry_fields(resource):
     attrs = resource["attributes"]
     kaspi_id = str(resource["id"] or "")
     if not kaspi_id or attrs.get("quantity") is None:
-        raise ValueError("a line without id or quantity")
+        raise ValueError(_("a line without id or quantity"))
     offer = attrs.get("offer") if isinstance(attrs.get("offer"), dict) else {}
     category = attrs.get("category") if isinstance(attrs.get("category"), dict) else {}
     quantity = _bounded(attrs["quantity"], 0, MAX_UNITS)
@@ -327,7 +327,7 @@ def _bounded(value, low, high):
 
 
 def _unusable(name, value):
-    raise ValueError(f"an unusable {name}: {str(value)[:40]!r}")
+    raise ValueError(_("an unusable %(field)s: %(value)r") % {"field": name, "value": str(value)[:40]})
 
 
 def _weight(value):

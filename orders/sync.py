@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from jobs.models import JobRun
@@ -120,7 +121,7 @@ def _refresh_stale_orders(client, since, seen, run):
         try:
             resource = client.order_by_code(code)
         except KaspiError as exc:
-            run.lines.append(f"order {code}: not read again: {exc}"[:300])
+            run.lines.append((_("order %(code)s: not read again: %(error)s") % {"code": code, "error": exc})[:300])
             continue
         if resource:
             store_page([resource], seen, run)
@@ -150,6 +151,7 @@ def _load_missing_entries(client, notes, *, finished=False, limit=None):
             failures = failures + 1 if exc.temporary else 0
             if failures >= FAILURES_IN_A_ROW:
                 raise
-            notes.append(f"order {order.code}: lines not read: {exc}"[:300])
+            notes.append((_("order %(code)s: lines not read: %(error)s") % {"code": order.code, "error": exc})[:300])
         except (*MALFORMED, DatabaseError) as exc:
-            notes.append(f"order {order.code}: lines not read, a malformed line: {exc!r}"[:300])
+            notes.append((_("order %(code)s: lines not read, a malformed line: %(error)r") % {
+                "code": order.code, "error": exc})[:300])

@@ -189,3 +189,17 @@ def test_the_full_api_answer_stays_on_the_records_page(admin_client, shop):  # n
     failed = shop.__class__.objects.get(code="1001").status_changes.get()
     page = admin_client.get(reverse("admin:orders_statuschange_change", args=[failed.pk])).content.decode()
     assert "HTTP 400: Security code is not valid" in page
+
+
+def test_run_notes_read_in_russian():
+    """What a sync writes on its run row, for people to read in the admin, is in the shop's language."""
+    from catalog.services import _parse_all, is_skipped_note
+
+    notes = []
+    with translation.override("ru"):
+        items, skipped = _parse_all([{"article": "x1"}, {"article": 7, "name": "Кабель", "price1": 10, "price2": 5},
+                                     {"article": 7, "name": "Кабель", "price1": 10}], notes)
+        assert skipped == 2 and list(items) == [7]
+        assert notes == ["пропущено: артикул 'x1' — не число", "артикул 7: price2 5 ниже price1 10, не учтена",
+                         "пропущено: артикул 7 указан дважды"]
+        assert [is_skipped_note(note) for note in notes] == [True, False, True]

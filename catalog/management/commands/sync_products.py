@@ -23,5 +23,5 @@ class Command(BaseCommand):
         self._show_skipped(run)
 
     def _show_skipped(self, run):
-        for line in [line for line in run.notes.splitlines() if line.startswith("skipped")][:5]:
+        for line in [line for line in run.notes.splitlines() if services.is_skipped_note(line)][:5]:
             self.stdout.write(f"  {line}")
