@@ -15,14 +15,19 @@ def tenge(amount):
     return f"{int(amount):,}\u00a0₸".replace(",", "\u00a0")
 
 
-def tenge_display(field, description):
-    """An admin column or read-only field that shows the money field `field` as `12 990 ₸`."""
+def shown(field, description, render):
+    """An admin column or read-only field that shows the model field `field` through `render`."""
 
     @admin.display(description=description, ordering=field)
     def display(model_admin, obj):
-        return tenge(getattr(obj, field))
+        return render(getattr(obj, field))
 
     return display
+
+
+def tenge_display(field, description):
+    """The money field `field` as `12 990 ₸`."""
+    return shown(field, description, tenge)
 
 
 def seconds(value):
@@ -40,13 +45,8 @@ def decimal(value):
 
 
 def decimal_display(field, description):
-    """An admin column or read-only field that shows the decimal field `field` as `12,5`."""
-
-    @admin.display(description=description, ordering=field)
-    def display(model_admin, obj):
-        return decimal(getattr(obj, field))
-
-    return display
+    """The decimal field `field` as `12,5`."""
+    return shown(field, description, decimal)
 
 
 def moment(value):
