@@ -148,7 +148,11 @@ def _job_url(request, job):
 
 
 def _age(at, now):
-    return _("%(time)s ago") % {"time": timesince(at, now)} if at else _("never")
+    if not at:
+        return _("never")
+    if (now - at).total_seconds() < 60:
+        return _("just now")  # timesince would say "0 minutes"
+    return _("%(time)s ago") % {"time": timesince(at, now)}
 
 
 def _short(message):
