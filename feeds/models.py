@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.format import moment
 from jobs.models import JobRun
 
 
@@ -61,7 +62,7 @@ class FeedRun(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_outcome_display()} {timezone.localtime(self.started):%Y-%m-%d %H:%M}"
+        return f"{self.get_outcome_display()} {moment(self.started)}"
 
 
 # What a browser sends: "Mozilla/5.0 (Windows NT 10.0; …) AppleWebKit/…", "Mozilla/5.0 (X11; …) Gecko/…".
@@ -102,7 +103,7 @@ class FeedFetch(models.Model):
         ordering = ["-at"]
 
     def __str__(self):
-        return f"{self.status} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+        return f"{self.status} {moment(self.at)}"
 
     @classmethod
     def client_of(cls, request):

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from common.format import moment
+
 from . import registry
 
 
@@ -43,7 +45,7 @@ class JobRun(models.Model):
         indexes = [models.Index(fields=["kind", "-started"], name="jobrun_kind_started")]
 
     def __str__(self):
-        return f"{self.title} {timezone.localtime(self.started):%Y-%m-%d %H:%M}"
+        return f"{self.title} {moment(self.started)}"
 
     @property
     def title(self):

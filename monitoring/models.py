@@ -2,6 +2,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.format import moment
+
 
 class Alert(models.Model):
     """One problem people were told about (see `monitoring.alerts`): one row per problem key.
@@ -60,4 +62,4 @@ class SecurityEvent(models.Model):
         ordering = ["-at"]
 
     def __str__(self):
-        return f"{self.kind} {self.user} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+        return f"{self.kind} {self.user} {moment(self.at)}"

@@ -88,7 +88,7 @@ def test_titles_and_breadcrumbs_show_almaty_time(admin_client, db):
     page = admin_client.get(reverse("admin:feeds_feedrun_change", args=[run.pk])).content.decode()
     title = page[page.index("<title>"):page.index("</title>")]
     breadcrumbs = page[page.index('class="breadcrumbs"'):]
-    assert "2026-03-02 01:00" in title and "2026-03-02 01:00" in breadcrumbs[:breadcrumbs.index("</div>")]
+    assert "02.03.2026 01:00" in title and "02.03.2026 01:00" in breadcrumbs[:breadcrumbs.index("</div>")]
 
 
 @pytest.mark.russian
