@@ -22,14 +22,14 @@ class ReadOnlyLogAdmin(admin.ModelAdmin):
 
 class PhoneSearchMixin:
     """Admin search that also reads the whole query as one phone (`8 747 123 45 67`, `+7 (747) 123-45-67`,
-    `747…`) and finds it in `phone_search_field`, a field holding `common.text.phone_digits`. The phone is
-    searched only where `get_search_fields` lists that field, so whoever may not search phones does not."""
+    `747 123 45 67`) and finds it in `phone_search_field`, a field holding `common.crypto.keyed_phone`. The phone
+    is searched only where `get_search_fields` lists that field, so whoever may not search phones does not."""
 
     phone_search_field = None
 
     def get_search_results(self, request, queryset, search_term):
         phone = None
-        if self.phone_search_field in self.get_search_fields(request):
+        if self.phone_search_field in {name.lstrip("=^@") for name in self.get_search_fields(request)}:
             phone = phone_query(self.phone_search_field, search_term)
         if phone is None:
             return super().get_search_results(request, queryset, search_term)

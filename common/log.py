@@ -7,6 +7,7 @@ import contextvars
 import json
 import logging
 import logging.handlers
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,9 +22,14 @@ SECRET_SETTINGS = ("ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "FEED_TOKEN_PRE
                    "SECRET_KEY", "EMAIL_HOST_PASSWORD")
 
 
+# A Kazakh mobile number however it is written: +77471234567, +7 (747) 123-45-67, 8 747 123 45 67.
+PHONE = re.compile(r"(?<![\w+])(?:\+\s?7|8)[\s(-]*7\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*\d\d(?!\d)")
+
+
 def mask_secrets(text):
-    """`text` with every configured secret and every `access-token=` value replaced by ***."""
-    return mask(text, [getattr(settings, name, "") or "" for name in SECRET_SETTINGS])
+    """`text` with every configured secret, every `access-token=` value and every phone number replaced by ***."""
+    secrets = [getattr(settings, name, "") or "" for name in SECRET_SETTINGS]
+    return PHONE.sub("***", mask(text, [*secrets, *getattr(settings, "FIELD_ENCRYPTION_KEYS", [])]))
 
 
 class RequestIdFilter(logging.Filter):

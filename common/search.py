@@ -13,7 +13,8 @@ from django.db.models import Q
 from django.db.models.lookups import Contains
 from django.dispatch import receiver
 
-from .text import fold
+from .crypto import phone_forms
+from .text import fold, phone_digits
 
 # The SQL that folds a column as `fold()` does (PostgreSQL's lower() knows Cyrillic under a UTF-8 locale).
 _FOLD_SQL = {
@@ -21,8 +22,7 @@ _FOLD_SQL = {
     "postgresql": r"regexp_replace(translate(lower(%s), 'ё', 'е'), '\s+', ' ', 'g')",
 }
 _PHONE_QUERY = re.compile(r"[0-9\s()+\-]+")
-_NOT_DIGITS = re.compile("[^0-9]")
-PHONE_MIN_DIGITS = 4  # fewer digits would find half the orders
+PHONE_DIGITS = 10  # a Kazakh number without its 7 or 8
 
 
 class SearchField(models.TextField):
@@ -72,15 +72,13 @@ def _sqlite_fold(sender, connection, **kwargs):
 
 
 def phone_query(field, query):
-    """A filter finding the phone `query` reads as in `field` (which holds `common.text.phone_digits`), or None.
+    """A filter finding the phone `query` is in `field` (which holds `common.crypto.keyed_phone`), or None.
 
-    Typed from its start (`+7 747…`, `8 747…`, all 11 digits) the number is matched from its start; without
-    the 7 or 8 (`747 12…`, `12-34`) anywhere in it. Spaces, dashes and brackets are ignored.
+    The whole number, typed any way: `8 747 123 45 67`, `+7 (747) 123-45-67`, `747 123 45 67`. The phone is
+    kept only as a keyed hash, so a part of it finds nothing. Its form under each configured key is asked for:
+    a row the key rotation has not reached is found too.
     """
     query = query.strip()
-    digits = _NOT_DIGITS.sub("", query)
-    if not _PHONE_QUERY.fullmatch(query) or len(digits) < PHONE_MIN_DIGITS:
+    if not _PHONE_QUERY.fullmatch(query) or len(phone_digits(query)) != PHONE_DIGITS:
         return None
-    if query.startswith("+") or digits[0] == "8" or (len(digits) == 11 and digits[0] == "7"):
-        return Q(**{f"{field}__startswith": digits[1:]})
-    return Q(**{f"{field}__contains": digits})
+    return Q(**{f"{field}__in": phone_forms(query)})

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.checks.security.base import _check_secret_key
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +31,7 @@ elif not TESTING and not env.bool("KASPICONNECT_QUIET", default=False):
 # path of a file whose content is NAME. A value set directly wins.
 SECRETS_FROM_FILES = [
     "SECRET_KEY", "ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "FEED_TOKEN_PREVIOUS", "TELEGRAM_BOT_TOKEN",
-    "DATABASE_URL", "REDIS_URL", "EMAIL_URL",
+    "DATABASE_URL", "REDIS_URL", "EMAIL_URL", "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEYS",
 ]
 for _name in SECRETS_FROM_FILES:
     _path = env.ENVIRON.get(f"{_name}_FILE")
@@ -73,12 +74,17 @@ def _url(name, default):
     return url.rstrip("/")
 
 
+def _development(debug):
+    """DEBUG on, the demo or the tests: a start that may make its own secrets."""
+    return debug or TESTING or env.bool("KASPICONNECT_DEMO", default=False)
+
+
 def _secret_key(debug):
     """SECRET_KEY from the environment. Only a development start (DEBUG on, the demo, the tests) may
     go without one: it then keeps a random key in var/secret_key so that sessions survive restarts.
     A real start refuses a missing or weak key, by Django's own test (50+ characters, 5+ distinct)."""
     value = _read("SECRET_KEY", env.str, "")
-    development = debug or TESTING or env.bool("KASPICONNECT_DEMO", default=False)
+    development = _development(debug)
     if not value and not development:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set: put a random one in .env (python -c 'import secrets; "
@@ -93,16 +99,47 @@ def _secret_key(debug):
                 "not starting with 'django-insecure-' (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
             )
         return value
-    path = BASE_DIR / "var" / "secret_key"
+    return _kept_in_var("secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _kept_in_var(name, make):
+    """A development start's own secret, made once and kept in var/ (beside the demo's database)."""
+    path = BASE_DIR / "var" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
 
+def _encryption_keys(development):
+    """The Fernet keys of the customers' data, the one that encrypts first: FIELD_ENCRYPTION_KEYS=new,old
+    while a rotation runs, else FIELD_ENCRYPTION_KEY. A development start without one keeps its own in
+    var/field_encryption_key; a real start refuses, since data written under a lost key is lost with it."""
+    name = "FIELD_ENCRYPTION_KEYS" if env.str("FIELD_ENCRYPTION_KEYS", default="") else "FIELD_ENCRYPTION_KEY"
+    keys = [key for key in _read(name, env.list, []) if key]
+    if not keys and not development:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY is not set: the customers' names, phones and addresses are encrypted with it. "
+            "Make one (python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'), "
+            "put it in .env or name a file in FIELD_ENCRYPTION_KEY_FILE, and keep a copy apart from the database "
+            "and its backups: without the key the data cannot be read."
+        )
+    keys = keys or [_kept_in_var("field_encryption_key", lambda: Fernet.generate_key().decode())]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} is malformed: expected Fernet keys, each 32 random bytes in URL-safe base64 "
+                "(44 characters, as Fernet.generate_key() makes it), the new one first"
+            ) from None
+    return keys
+
+
 DEBUG = _read("DEBUG", _strict_bool, False)
 SECRET_KEY = _secret_key(DEBUG)
+FIELD_ENCRYPTION_KEYS = _encryption_keys(_development(DEBUG))
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 

@@ -33,7 +33,7 @@ from common.log import mask_secrets
 from jobs import registry
 from jobs.health import FAILING, job_health
 from jobs.runs import locked_run
-from orders.models import StatusChange
+from orders.models import StatusChange, customer_data
 from purchasing.models import SupplierOrder, SupplierOrderEvent
 
 from .models import Alert
@@ -125,7 +125,7 @@ def failure_text(health, now):
 def _refused_status_changes(now):
     changes = StatusChange.objects.filter(
         state=StatusChange.State.FAILED, finished_at__gte=now - NOTICE_WINDOW
-    ).select_related("order")
+    ).select_related("order").defer(*customer_data("order"))
     for change in changes:
         yield Problem(
             f"status-failed:{change.pk}",
@@ -137,7 +137,8 @@ def _refused_status_changes(now):
 
 
 def _approvals_needed():
-    changes = StatusChange.objects.filter(state=StatusChange.State.PENDING).select_related("order", "requested_by")
+    changes = (StatusChange.objects.filter(state=StatusChange.State.PENDING)
+               .select_related("order", "requested_by").defer(*customer_data("order")))
     for change in changes:
         who = (_("proposed automatically") if change.proposed
                else _("requested by %(user)s") % {"user": change.requested_by or "—"})

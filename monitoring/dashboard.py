@@ -27,7 +27,7 @@ from feeds.models import FeedFetch, FeedRun
 from jobs import registry
 from jobs.health import FAILING, LATE, OK, job_health
 from jobs.models import JobRun
-from orders.models import KaspiStatus, Order, StatusChange
+from orders.models import KaspiStatus, Order, StatusChange, customer_data
 from orders.money import SOLD_STATUSES
 
 from . import charts
@@ -214,7 +214,7 @@ def _failures(request):
     ).order_by("-started")[:FAILURES_SHOWN]
     changes = StatusChange.objects.filter(
         state=StatusChange.State.FAILED, finished_at__isnull=False
-    ).select_related("order").order_by("-finished_at")[:FAILURES_SHOWN]
+    ).select_related("order").defer(*customer_data("order")).order_by("-finished_at")[:FAILURES_SHOWN]
     failures = (
         [LogLine(run.started, capfirst(run.title), run.error, _change_url(request, run)) for run in syncs]
         + [

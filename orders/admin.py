@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
@@ -24,6 +25,7 @@ from .models import (
     OrderEvent,
     PaymentMode,
     StatusChange,
+    customer_data,
     label_of,
 )
 from .money import SEES_MONEY
@@ -187,6 +189,15 @@ class ReturnsFilter(admin.SimpleListFilter):
         return queryset.returns_coming_back() if self.value() == "coming" else queryset
 
 
+class OrderChangeList(ChangeList):
+    """The order list decrypts only the buyer's fields it shows."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        shown = set(self.list_display)
+        return super().get_queryset(request, exclude_parameters).defer(
+            *(name for name in customer_data() if name not in shown))
+
+
 @admin.register(Order)
 class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
     # What needs doing first (Kaspi's status, a change waiting), then who and how much; Kaspi's state is a filter.
@@ -194,8 +205,10 @@ class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
                     "total_display", "profit_display", "delivery_mode"]
     list_filter = ["state", "status", HandOverFilter, ReturnsFilter, "delivery_mode", "is_kaspi_delivery",
                    "assembled", "pre_order", "created_at_kaspi"]
-    search_fields = ["=code", "phone_digits", "customer_search__fold", "entries__sku"]
-    phone_search_field = "phone_digits"
+    # The phone and the buyer's words are found by their keyed hashes (common.crypto); `=phone_hash` is here
+    # so that the phone is searched only where the search fields keep it (PhoneSearchMixin).
+    search_fields = ["=code", "=phone_hash", "customer_search__words", "entries__sku"]
+    phone_search_field = "phone_hash"
     date_hierarchy = "created_at_kaspi"
     inlines = [OrderEntryInline, StatusChangeInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
@@ -216,7 +229,7 @@ class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
     MONEY = ["total_display", "profit_display", "delivery_cost_display", "delivery_cost_for_seller_display"]
 
     # Buyers' personal data only for those with the permission for it.
-    CUSTOMER_FIELDS = ["customer_name", "customer_phone", "delivery_address", "customer_search", "phone_digits"]
+    CUSTOMER_FIELDS = [*customer_data(), "customer_search", "phone_hash"]
 
     def _sees_customers(self, request):
         return request is not None and request.user.has_perm("orders.view_customer_data")
@@ -226,6 +239,9 @@ class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
         hidden = [] if self._sees_customers(request) else list(self.CUSTOMER_FIELDS)
         return hidden if request is not None and request.user.has_perm(SEES_MONEY) else [*hidden, "profit_display"]
 
+    def get_changelist(self, request, **kwargs):
+        return OrderChangeList
+
     def get_list_display(self, request):
         hidden = self._hidden(request)
         return [f for f in super().get_list_display(request) if f not in hidden]
@@ -233,7 +249,7 @@ class OrderAdmin(PhoneSearchMixin, admin.ModelAdmin):
     def get_search_fields(self, request):
         fields = super().get_search_fields(request)
         return fields if self._sees_customers(request) else [
-            f for f in fields if f.split("__")[0] not in self.CUSTOMER_FIELDS]
+            f for f in fields if f.lstrip("=^@").split("__")[0] not in self.CUSTOMER_FIELDS]
 
     def get_fieldsets(self, request, obj=None):
         hidden = self._hidden(request)

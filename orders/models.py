@@ -6,9 +6,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from common.crypto import EncryptedTextField, KeyedWordsField, keyed_phone, keyed_words
 from common.format import decimal
-from common.search import SearchField, with_derived
-from common.text import fold, phone_digits
+from common.search import with_derived
 
 
 class KaspiStatus(models.TextChoices):
@@ -68,9 +68,17 @@ OPEN_STATUSES = [KaspiStatus.APPROVED_BY_BANK, KaspiStatus.ACCEPTED_BY_MERCHANT]
 FINAL_STATUSES = [KaspiStatus.COMPLETED, KaspiStatus.CANCELLED, KaspiStatus.RETURNED]
 
 
-# How the buyer is found: each search form with the column it is made from and how. Kept apart from
-# each other, so that the phone's form can become a keyed hash without touching the name's.
-CUSTOMER_SEARCH = {"customer_search": ("customer_name", fold), "phone_digits": ("customer_phone", phone_digits)}
+# How the buyer is found: each search form with the encrypted column it is made from and how (keyed
+# hashes, see common.crypto): the name by whole words, the phone by its whole number.
+CUSTOMER_SEARCH = {"customer_search": ("customer_name", keyed_words), "phone_hash": ("customer_phone", keyed_phone)}
+# The buyer's personal data, encrypted at rest.
+CUSTOMER_DATA = ["customer_name", "customer_phone", "delivery_address"]
+
+
+def customer_data(relation=None):
+    """The personal fields by name (through `relation`, e.g. "order"), for a `defer()`: a page that does
+    not show them does not decrypt them."""
+    return [f"{relation}__{name}" if relation else name for name in CUSTOMER_DATA]
 
 
 def customer_search_fields(fields):
@@ -112,14 +120,14 @@ class Order(models.Model):
     delivery_mode = models.CharField(_("delivery"), max_length=40, choices=DeliveryMode.choices, blank=True,
                                      db_index=True)
     is_kaspi_delivery = models.BooleanField(_("Kaspi delivery"), default=False)
-    delivery_address = models.TextField(_("delivery address"), blank=True)
+    delivery_address = EncryptedTextField(_("delivery address"), blank=True)
     pickup_point_id = models.CharField(_("pickup point"), max_length=64, blank=True)
     signature_required = models.BooleanField(_("signature required"), default=False)
     pre_order = models.BooleanField(_("pre-order"), default=False)
-    customer_name = models.CharField(_("customer"), max_length=255, blank=True)
-    customer_phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
-    customer_search = SearchField(_("customer, for search"))
-    phone_digits = models.CharField(_("phone digits"), max_length=32, blank=True, editable=False, db_index=True)
+    customer_name = EncryptedTextField(_("customer"), blank=True)
+    customer_phone = EncryptedTextField(_("phone"), blank=True)
+    customer_search = KeyedWordsField(_("customer, for search"))
+    phone_hash = models.CharField(_("phone, for search"), max_length=64, blank=True, editable=False, db_index=True)
     created_at_kaspi = models.DateTimeField(_("created"), db_index=True)
     approved_by_bank_at = models.DateTimeField(_("approved by bank"), null=True, blank=True)
     planned_delivery_date = models.DateTimeField(_("planned delivery"), null=True, blank=True)

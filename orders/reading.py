@@ -60,6 +60,8 @@ def store_page(resources, seen, run):
 
 
 def _changed_fields(order, fields):
+    # The customer's fields read decrypted and their search forms are keyed the same way every time:
+    # an unchanged order compares equal and is not encrypted again (each encryption makes a new token).
     return {name: value for name, value in fields.items() if getattr(order, name) != value}
 
 

@@ -18,6 +18,9 @@ def _queue_runs_inline(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
+FIELD_KEY = "x8Vv0pQk4d2mYQ3cF9nE7hJt1bLs5gWz6rAoUiKeTyM="  # every test's Fernet key for the buyers' data
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     """Every test gets its own feed folder and state folder, and never waits for rate limits.
@@ -46,6 +49,7 @@ def _isolated_settings(settings, tmp_path):
     settings.KASPI_MERCHANT_ID = "12345"
     settings.KASPI_COMPANY = "Test shop"
     settings.SKU_PREFIX = ""
+    settings.FIELD_ENCRYPTION_KEYS = [FIELD_KEY]
 
 
 @pytest.fixture(autouse=True)

@@ -108,6 +108,7 @@ def site(request, shop, sandbox, settings, tmp_path):
         **os.environ, "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
                                       f"{database['NAME']}",
         "SECRET_KEY": "browser-test-" + "Zq8Lp3Vx7Nc2Rb6Tw1Md5Hk9Gf4Js0" * 2, "DEBUG": "false",
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),  # the key of the orders made here
         "ALLOWED_HOSTS": "127.0.0.1", "STATIC_ROOT": str(tmp_path / "static"), "FEED_DIR": str(settings.FEED_DIR),
         "FEED_TOKEN": settings.FEED_TOKEN, "KASPI_API_URL": sandbox.kaspi_url, "KASPI_TOKEN": settings.KASPI_TOKEN,
         "KASPI_MERCHANT_ID": settings.KASPI_MERCHANT_ID, "KASPI_COMPANY": settings.KASPI_COMPANY,

@@ -19,6 +19,7 @@ import pytest
 
 from feeds.validation import validate_file
 from sandbox.server import SandboxServer
+from tests.conftest import FIELD_KEY
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ class Shop:
             **{k: v for k, v in os.environ.items() if not k.startswith(("ALSTYLE_", "KASPI_", "FEED_", "DATABASE_"))},
             "DATABASE_URL": f"sqlite:///{self.db_path}", "FEED_DIR": str(self.feed_dir),
             "STATE_DIR": str(tmp_path / "state"), "SECRET_KEY": "crash-test-" + "Lp4Vx8Nc2Rb6Tw1Md5Hk9Gf3Js7Zq0" * 2,
+            "FIELD_ENCRYPTION_KEY": FIELD_KEY,
             "ALSTYLE_API_URL": sandbox.alstyle_url, "ALSTYLE_TOKEN": sandbox.state.alstyle_token,
             "KASPI_API_URL": sandbox.kaspi_url, "KASPI_TOKEN": sandbox.state.kaspi_token,
             "KASPI_MERCHANT_ID": "12345", "KASPI_COMPANY": "Crash shop", "FEED_TOKEN": "crash-feed-token-0123456789",

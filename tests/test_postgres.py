@@ -112,7 +112,8 @@ def test_a_redis_backed_cluster_of_workers_runs_queued_jobs(transactional_db, mo
     env = {**os.environ, "REDIS_URL": redis_url, "Q_CLUSTER_NAME": name, "Q_WORKERS": "2",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "KASPICONNECT_QUIET": "1",
-           "SECRET_KEY": settings.SECRET_KEY}  # queued tasks are signed with it: the same on both ends
+           "SECRET_KEY": settings.SECRET_KEY,  # queued tasks are signed with it: the same on both ends
+           "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS)}
     root = Path(__file__).resolve().parent.parent
     cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=root, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -95,9 +95,14 @@ def orders(db):
 
 
 @pytest.mark.parametrize("typed", ["8 747 123 45 67", "+7 747 123 45 67", "+7 (747) 123-45-67", "87471234567",
-                                   "7471234567", "747 123 45 67", "747-123", "+7 747", "8(747)12"])
+                                   "7471234567", "747 123 45 67"])
 def test_it_finds_an_order_by_its_phone_however_it_is_typed(admin_client, orders, typed):
     assert found(admin_client, Order, typed) == {orders[0]}
+
+
+@pytest.mark.parametrize("typed", ["747-123", "+7 747", "8(747)12", "айгер"])
+def test_a_part_of_a_phone_or_of_a_name_finds_nothing(admin_client, orders, typed):
+    assert found(admin_client, Order, typed) == set()  # both are kept only as keyed hashes of the whole
 
 
 @pytest.mark.parametrize("typed", ["сапарова", "САПАРОВА айгерим", "ербековна"])
@@ -146,7 +151,7 @@ def test_on_postgresql_it_finds_russian_names_whatever_the_case(admin_client, ca
 
 @postgres_only
 def test_on_postgresql_it_finds_phones_buyers_and_log_texts(admin_client, orders):
-    assert found(admin_client, Order, "8 747 123 45 67") == found(admin_client, Order, "+7 747 123") == {orders[0]}
+    assert found(admin_client, Order, "8 747 123 45 67") == found(admin_client, Order, "+7 747 1234567") == {orders[0]}
     assert found(admin_client, Order, "ербековна") == {orders[0]}
     run = JobRun.objects.create(kind="sync_orders", outcome="failed", error="Заказ не сохранён:  ОШИБКА базы")
     assert found(admin_client, JobRun, '"сохранен: ошибка"') == {run}

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,16 @@ ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "k3Y-" + "x7Qp9Lm2Vb8Rt4Wz6Nc1Hd5Jf0Gs3Ak" * 2  # 68 characters, many distinct
 
 
+FIELD_KEY = "x8Vv0pQk4d2mYQ3cF9nE7hJt1bLs5gWz6rAoUiKeTyM="
+
+
 def manage(*args, **env):
     clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("ALSTYLE_", "KASPI_", "FEED_", "SECRET_KEY", "SECURE_", "DEBUG"))}
+             if not k.startswith(("ALSTYLE_", "KASPI_", "FEED_", "SECRET_KEY", "SECURE_", "DEBUG", "FIELD_"))}
+    defaults = {"KASPICONNECT_QUIET": "1", "SECRET_KEY": STRONG_KEY, "FIELD_ENCRYPTION_KEY": FIELD_KEY,
+                "DATABASE_URL": f"sqlite:///{tempfile.gettempdir()}/kaspiconnect-settings-test.sqlite3"}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**clean, "KASPICONNECT_QUIET": "1", "SECRET_KEY": STRONG_KEY, **env}, timeout=60)
+                          env={**clean, **defaults, **env}, timeout=60)
 
 
 # What .env.example documents for HTTPS behind a proxy.

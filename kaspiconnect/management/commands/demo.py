@@ -90,6 +90,8 @@ class Command(BaseCommand):
             setattr(settings, name, value)
         env = {name: str(value) for name, value in values.items()}
         env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
+        # The demo's own key (var/field_encryption_key, beside its database): a restarted demo reads its orders.
+        env["FIELD_ENCRYPTION_KEYS"] = ",".join(settings.FIELD_ENCRYPTION_KEYS)
         env["KASPICONNECT_QUIET"] = "1"  # the missing-.env warning was said once already
         env["FEED_DIR"] = str(settings.FEED_DIR)
         return {name: value for name, value in env.items() if value}
