@@ -20,9 +20,11 @@ COPY requirements.txt .
 RUN python -m pip install -r requirements.txt
 
 COPY . .
-# Hashed, compressed static files are part of the image. The throwaway key only lets the settings
-# load for this one command (a development start writes no key file into the image).
-RUN DEBUG=true SECRET_KEY=only-for-collectstatic KASPICONNECT_QUIET=1 python manage.py collectstatic --noinput -v 0 \
+# Hashed, compressed static files are part of the image. The throwaway keys only let the settings load
+# for this one command: given, neither the secret key nor the customer-data key is written into the
+# image (a development start would keep generated ones in var/), and the data key lives only here.
+RUN FIELD_ENCRYPTION_KEY="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    DEBUG=true SECRET_KEY=only-for-collectstatic KASPICONNECT_QUIET=1 python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /app/var/feeds /app/logs \
     && chown -R kaspiconnect:kaspiconnect /app/var /app/logs
 

@@ -22,8 +22,10 @@ SECRET_SETTINGS = ("ALSTYLE_TOKEN", "KASPI_TOKEN", "FEED_TOKEN", "FEED_TOKEN_PRE
                    "SECRET_KEY", "EMAIL_HOST_PASSWORD")
 
 
-# A Kazakh mobile number however it is written: +77471234567, +7 (747) 123-45-67, 8 747 123 45 67.
-PHONE = re.compile(r"(?<![\w+])(?:\+\s?7|8)[\s(-]*7\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*\d\d(?!\d)")
+# A Kazakh mobile number however it is written: +77471234567, +7 (747) 123-45-67, 8 747 123 45 67,
+# 77471234567, 747 123 45 67, and URL-encoded in a logged request (q=8+747+123+45+67, %2B7%28747%29…).
+_GAP = r"(?:[\s()+-]|%2[0-9B]|%28|%29)*"
+PHONE = re.compile(rf"(?<![\w%])(?:(?:\+|%2B)?7|8)?{_GAP}7\d\d{_GAP}\d{{3}}{_GAP}\d\d{_GAP}\d\d(?!\d)", re.I)
 
 
 def mask_secrets(text):

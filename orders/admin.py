@@ -432,6 +432,9 @@ class StatusChangeAdmin(ReadOnlyLogAdmin):
     list_select_related = ["order", "requested_by", "approved_by"]
     search_fields = ["=order__code", "message__fold"]
     # The buyer's completion code is never shown once given: it completes the order.
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer(*customer_data("order"))  # the list shows no buyer
     exclude = ["security_code"]
     readonly_fields = [field.name for field in StatusChange._meta.fields if field.name != "security_code"]
     actions = ["approve", "reject"]
@@ -470,6 +473,9 @@ class OrderEventAdmin(ReadOnlyLogAdmin):
     list_filter = ["status", "at"]
     list_select_related = ["order", "user"]
     search_fields = ["=order__code", "text__fold"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer(*customer_data("order"))  # the list shows no buyer
 
 
 @admin.register(CommissionRate)

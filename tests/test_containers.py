@@ -42,6 +42,8 @@ def test_the_image_installs_what_the_makefile_installs_and_serves_with_gunicorn(
     assert "pip install -r requirements.txt" in runs
     assert "collectstatic" in runs
     assert "KASPICONNECT_DEMO" not in runs  # which would write a secret key file into the image
+    # Given for collectstatic, so that no generated customer-data key is kept in the image's var/.
+    assert re.search(r"FIELD_ENCRYPTION_KEY=\S+.*collectstatic", runs, re.S)
     assert "gunicorn" in steps["CMD"] and "/healthz" in steps["HEALTHCHECK"]
     requirements = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^gunicorn==", requirements, re.M) and re.search(r"^whitenoise==", requirements, re.M)
