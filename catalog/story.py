@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from common.format import decimal, moment, tenge
-from orders.models import OrderEntry
+from orders.models import OrderEntry, customer_data
 from orders.money import SEES_MONEY
 from orders.stock import reserved_of_product
 
@@ -70,6 +70,7 @@ def product_story(product, user):
         own_stock=units(product.own_stock), reserved=units(reserved or 0), stores=stores, not_offered=not_offered,
         last_orders=[OrderLine(line.order, line.quantity, tenge(line.unit_price)) for line in
                      OrderEntry.objects.filter(product=product).select_related("order")
+                     .defer(*customer_data("order"))
                      .order_by("-order__created_at_kaspi", "-pk")[:LAST_ORDERS]],
     )
 

@@ -17,7 +17,7 @@ from jobs.locks import holder_alive, holder_id
 from jobs.runs import locked_run
 
 from .kaspi import KaspiClient, KaspiError, answer_errors, answer_resource
-from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEvent, StatusChange
+from .models import OPEN_STATUSES, KaspiStatus, Order, OrderEvent, StatusChange, customer_data
 from .reading import MALFORMED, fields_or_none, order_fields, order_store, store_entries
 from .stock import held_before, order_take_back_returned, supplier_units
 
@@ -420,7 +420,8 @@ def status_changes_settle(*, client=None):
     """Settle the part cancellations Kaspi is applying: done once the lines show them, failed if they never do."""
     client = client or KaspiClient()
     late = timezone.now() - timedelta(hours=APPLY_HOURS)
-    for change in StatusChange.objects.filter(state=StatusChange.State.APPLYING).select_related("order"):
+    for change in StatusChange.objects.filter(state=StatusChange.State.APPLYING).select_related("order").defer(
+            *customer_data("order")):
         if _read_back_quietly(client, change):
             _finish(change, StatusChange.State.DONE, _("applied by Kaspi; the lines read back"))
         elif change.sent_at < late:

@@ -14,6 +14,7 @@ from common.admin import ReadOnlyLogAdmin
 from common.errors import error_summary
 from common.format import tenge_display
 from orders.admin import OrderAdmin
+from orders.models import customer_data
 
 from . import services
 from .models import Coverage, SupplierOrder, SupplierOrderEvent, SupplierOrderLine
@@ -201,7 +202,8 @@ class SupplierOrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(
-            Prefetch("coverage", queryset=Coverage.objects.select_related("order").order_by("order__code")))
+            Prefetch("coverage", queryset=Coverage.objects.select_related("order").defer(*customer_data("order"))
+                     .order_by("order__code")))
 
     def has_add_permission(self, request):
         return False  # proposed for accepted Kaspi orders (or `manage.py supplier_order`)

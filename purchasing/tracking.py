@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from catalog.alstyle import ORDER_TYPES, AlstyleClient, AlstyleError
 from jobs.runs import locked_run
 from orders.changes import StatusChangeRefused, status_change_request
-from orders.models import OPEN_STATUSES, StatusChange
+from orders.models import OPEN_STATUSES, StatusChange, customer_data
 
 from .models import Coverage, SupplierOrder, SupplierOrderEvent
 from .sending import cart_quantities, day_of, supplier_orders_send_due, whole_number
@@ -151,7 +151,8 @@ def kaspi_cancellations_propose():
     """Propose cancelling the Kaspi lines (or whole orders) Al-Style will not supply, one change at a
     time per order like `orders_propose`; a decision taken since (a rejection) is not asked again."""
     rows = (Coverage.objects.filter(short_at__isnull=False, keep__isnull=False, entry__isnull=False,
-                                    order__status__in=OPEN_STATUSES).select_related("order", "supplier_order"))
+                                    order__status__in=OPEN_STATUSES).select_related("order", "supplier_order")
+            .defer(*customer_data("order")))
     by_order = defaultdict(list)
     for row in rows:
         by_order[row.order].append(row)
