@@ -14,7 +14,15 @@ from purchasing import services
 from purchasing.models import SupplierOrder
 from purchasing.sending import CART_LOCK, _find_submitted
 from purchasing.tracking import supplier_orders_sync, supplier_orders_track
-from tests.test_supplier_orders import accepted, buyable, buyer, proposal_for, send, shop  # noqa: F401
+from tests.test_supplier_orders import (  # noqa: F401 (buyer, shop: fixtures)
+    accepted,
+    buyable,
+    buyer,
+    lost_answer,
+    proposal_for,
+    send,
+    shop,
+)
 
 URL = "https://alstyle.test/api"
 
@@ -39,15 +47,11 @@ def test_it_does_not_take_the_cart_lock_twice_in_one_connection(transactional_db
 
 def _lost_submit(shop, buyer, monkeypatch):  # noqa: F811
     """A supplier order whose submit made an Al-Style order and lost its answer; (supplier order, Al-Style order)."""
-    from catalog.alstyle import AlstyleError
-
     submit = AlstyleClient.cart_submit
 
     def submit_lost(self, **fields):
         submit(self, **fields)
-        lost = AlstyleError("no answer within 0.4 s", temporary=True)
-        lost.maybe_applied = True
-        raise lost
+        raise lost_answer()
 
     [product] = buyable(shop)
     order = accepted(shop, buyer, [(product, 1)])

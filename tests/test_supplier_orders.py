@@ -78,6 +78,15 @@ def accepted(sandbox, user, entries):
     return Order.objects.get(pk=order.pk)
 
 
+def lost_answer():
+    """What a submit whose answer never came raises: it may have been applied at Al-Style."""
+    from catalog.alstyle import AlstyleError
+
+    lost = AlstyleError("no answer within 0.4 s", temporary=True)
+    lost.maybe_applied = True
+    return lost
+
+
 def proposal_for(order):
     return SupplierOrder.objects.filter(coverage__order=order, state__in=SupplierOrder.LIVE).distinct().get()
 
@@ -341,16 +350,14 @@ def test_a_sender_that_died_after_submitting_is_settled_by_the_lookup(shop, buye
 
 def test_a_lost_submit_nobody_can_find_is_never_sent_again_by_itself(shop, buyer, monkeypatch):
     """The cart emptied, no order to be found: adding the lines again could order twice, so a person decides."""
-    from catalog.alstyle import AlstyleClient, AlstyleError
+    from catalog.alstyle import AlstyleClient
 
     submit = AlstyleClient.cart_submit
 
     def submit_lost(self, **fields):
         number = submit(self, **fields)
         shop.state.alstyle_orders = [o for o in shop.state.alstyle_orders if o["id"] != number]
-        lost = AlstyleError("no answer within 0.4 s", temporary=True)
-        lost.maybe_applied = True
-        raise lost
+        raise lost_answer()
 
     [product] = buyable(shop)
     order = accepted(shop, buyer, [(product, 1)])
